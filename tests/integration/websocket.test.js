@@ -1,0 +1,58 @@
+'use strict';
+// WebSocket / Upgrade: tunnelled both ways after 101, byte for byte.
+const crypto = require('node:crypto');
+const { test, before, after } = require('node:test');
+const h = require('./lib/harness');
+const { assert } = h;
+
+let up;
+let sl;
+
+before(async () => {
+  up = await h.startUpstream({ pool: 'ws' });
+  sl = await h.startSluice(h.sluiceToml({ port: await h.freePort(), servers: [up.addr] }));
+});
+after(h.cleanup);
+
+test('Upgrade: websocket gets 101 and bytes are echoed both ways, binary included', async () => {
+  const c = await h.rawConnect(sl.port);
+  c.write(
+    'GET /ws/chat HTTP/1.1\r\n' +
+      'Host: app.test\r\n' +
+      'Upgrade: websocket\r\n' +
+      'Connection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+      'Sec-WebSocket-Version: 13\r\n' +
+      '\r\n',
+  );
+  await c.waitFor((d) => d.includes('\r\n\r\n'), 5000);
+  const headEnd = c.data.indexOf('\r\n\r\n') + 4;
+  const head = c.data.subarray(0, headEnd).toString('latin1');
+  assert.match(head, /^HTTP\/1\.1 101 /, head);
+  assert.match(head, /\r\nupgrade: websocket\r\n/i);
+  assert.match(head, /\r\nconnection: upgrade\r\n/i);
+
+  assert.equal(up.upgrades.length, 1, 'upstream got the upgrade request');
+  assert.equal(up.upgrades[0].headers.upgrade, 'websocket');
+  assert.match(up.upgrades[0].headers.connection, /upgrade/i);
+  assert.equal(up.upgrades[0].headers['sec-websocket-key'], 'dGhlIHNhbXBsZSBub25jZQ==');
+
+  const all = [0, 1, 13, 10, 255, 0];
+  const binary = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), crypto.randomBytes(200000), Buffer.from(all)]);
+  const sent = Buffer.concat([Buffer.from('hello over the tunnel\r\n\r\n'), binary]);
+  c.write(sent.subarray(0, 30));
+  await h.sleep(50);
+  c.write(sent.subarray(30));
+  await c.waitFor((d) => d.length >= headEnd + sent.length, 10000);
+  const echoed = c.data.subarray(headEnd);
+  assert.equal(echoed.length, sent.length, 'every byte came back, nothing more');
+  assert.ok(echoed.equals(sent), 'echoed byte for byte');
+  assert.ok(!c.closed, 'tunnel still open');
+  c.close();
+});
+
+test('a plain request after a tunnel works and carries no Upgrade header upstream', async () => {
+  const res = await h.request(sl.port, { path: '/ws/plain', headers: { Host: 'app.test' } });
+  assert.equal(res.status, 200);
+  assert.equal(h.json(res).headers.upgrade, undefined);
+});
