@@ -1,0 +1,486 @@
+#include "proxy/downstream.h"
+
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "proxy/http/headers.h"
+#include "proxy/server.h"
+#include "proxy/worker.h"
+
+namespace sluice {
+
+namespace {
+
+enum TimerKind : uint8_t { kNone = 0, kHeader, kKeepAlive, kBody, kLinger };
+
+constexpr uint64_t kLingerMs = 2000;
+constexpr size_t kMaxUri = 8192;
+
+}  // namespace
+
+void Downstream::accept(Worker& w, int fd, uint32_t listener, const sockaddr_storage& peer) {
+  auto* d = new Downstream(w, listener);
+  d->start(fd, peer);
+}
+
+Downstream::Downstream(Worker& w, uint32_t listener) : w_(w), listener_(listener) {}
+
+Downstream::~Downstream() { w_.buffers().release(in_); }
+
+void Downstream::start(int fd, const sockaddr_storage& peer) {
+  uv_tcp_init(w_.loop(), &tcp_);
+  uv_timer_init(w_.loop(), &timer_);
+  tcp_.data = this;
+  timer_.data = this;
+  open_handles_ = 2;
+  w_.server().connection_opened();
+  counted_ = true;
+  w_.add_conn(this);
+  if (uv_tcp_open(&tcp_, fd) != 0) {
+    ::close(fd);
+    close_now(false);
+    return;
+  }
+  uv_tcp_nodelay(&tcp_, 1);
+  if (peer.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr, client_ip_buf_,
+              sizeof client_ip_buf_);
+  } else {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr, client_ip_buf_,
+              sizeof client_ip_buf_);
+  }
+  client_ip_ = client_ip_buf_;
+  msg_begin_ms_ = w_.now_ms();
+  arm_timer(static_cast<uint64_t>(w_.snap().limits().client_header_timeout.count()), kHeader);
+  want_read();
+}
+
+// ---------------------------------------------------------------- reading
+
+void Downstream::want_read() {
+  if (reading_ || read_eof_) return;
+  if (state_ == State::Tunnel && ex_.up_writing_) return;
+  if (in_.data != nullptr && in_.space() == 0) {
+    // Make room: drop consumed bytes unless a write still points at them.
+    bool body_in_flight = state_ == State::Proxying && ex_.up_writing_;
+    if (body_in_flight) return;
+    uint32_t keep = state_ == State::ReadHead ? msg_start_ : in_.pos;
+    if (keep > in_.pos) keep = in_.pos;
+    in_.compact(keep);
+    msg_start_ -= std::min(msg_start_, keep);
+    if (state_ == State::ReadHead && parser_.in_head()) parser_.rebase(in_.data + msg_start_);
+    if (in_.space() == 0) return;
+  }
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Downstream::on_alloc,
+                    &Downstream::on_read) == 0) {
+    reading_ = true;
+  }
+}
+
+void Downstream::stop_read() {
+  if (!reading_) return;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  reading_ = false;
+}
+
+void Downstream::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Downstream*>(h->data);
+  Buffer& in = self->in_;
+  self->w_.buffers().acquire(in);
+  if (self->state_ == State::Closing) in.pos = in.end = 0;  // lingering: discard
+  *buf = uv_buf_init(in.data + in.end, in.space());
+}
+
+void Downstream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+  auto* self = static_cast<Downstream*>(s->data);
+  if (nread == 0) return;
+  if (nread == UV_ENOBUFS) {
+    self->stop_read();
+    return;
+  }
+  if (nread < 0) {
+    self->read_eof_ = true;
+    self->stop_read();
+    switch (self->state_) {
+      case State::Closing:
+        self->close_now(false);
+        return;
+      case State::ReadHead:
+        if (self->writing_) {
+          self->close_after_write_ = true;
+        } else {
+          self->close_now(false);
+        }
+        return;
+      case State::Proxying:
+      case State::Tunnel:
+        if (nread != UV_EOF) {
+          self->abort();
+        } else {
+          self->ex_.on_client_eof();
+        }
+        return;
+    }
+    return;
+  }
+  self->in_.end += static_cast<uint32_t>(nread);
+  switch (self->state_) {
+    case State::Closing:
+      self->in_.pos = self->in_.end = 0;
+      return;
+    case State::ReadHead:
+      if (self->writing_) {
+        // A local response is still going out; parse the next request after it.
+        if (self->in_.space() == 0) self->stop_read();
+        return;
+      }
+      self->parse_head();
+      return;
+    case State::Proxying:
+      self->ex_.on_client_data();
+      if (self->in_.space() == 0) self->stop_read();
+      return;
+    case State::Tunnel:
+      self->ex_.tunnel_client_data();
+      return;
+  }
+}
+
+void Downstream::parse_head() {
+  const config::Limits& lim = w_.snap().limits();
+  for (;;) {
+    if (in_.empty()) {
+      if (!parser_.in_head()) {
+        in_.pos = in_.end = 0;
+        msg_start_ = 0;
+        release_buffer_if_idle();
+      }
+      want_read();
+      return;
+    }
+    if (!parser_.in_head()) {
+      // First byte of a new request: the header timeout starts now.
+      msg_start_ = in_.pos;
+      parser_.begin_message(in_.data + in_.pos);
+      msg_begin_ms_ = w_.now_ms();
+      if (timer_kind_ != kHeader) {
+        arm_timer(static_cast<uint64_t>(lim.client_header_timeout.count()), kHeader);
+      }
+    }
+    http::Parser::Result r = parser_.execute(in_.data + in_.pos, in_.unread(), nullptr);
+    in_.pos += static_cast<uint32_t>(r.consumed);
+    switch (r.event) {
+      case http::Parser::Event::Error:
+        respond_local(parser_.too_many_headers() ? 431 : 400, true, parser_.error_reason());
+        return;
+      case http::Parser::Event::MessageComplete:
+        // The end of the previous, bodiless request: go on with the next.
+        parser_.resume();
+        continue;
+      case http::Parser::Event::NeedMore:
+        if (in_.pos - msg_start_ > lim.max_header_bytes) {
+          if (!parser_.url_done()) {
+            respond_local(414, true, "request line too long");
+          } else {
+            respond_local(431, true, "request head too large");
+          }
+          return;
+        }
+        want_read();
+        return;
+      case http::Parser::Event::HeadComplete:
+        if (in_.pos - msg_start_ > lim.max_header_bytes) {
+          if (parser_.head().url.len > kMaxUri) {
+            respond_local(414, true, "request line too long");
+          } else {
+            respond_local(431, true, "request head too large");
+          }
+          return;
+        }
+        on_head();
+        return;
+    }
+  }
+}
+
+void Downstream::on_head() {
+  const http::MessageHead& h = parser_.head();
+  const char* base = parser_.base();
+  const Snapshot& snap = w_.snap();
+  bool has_body = h.chunked || (h.has_content_length && h.content_length > 0);
+
+  if (h.http_major != 1) {
+    respond_local(505, true, "unsupported HTTP version");
+    return;
+  }
+  if (h.method == HTTP_CONNECT) {
+    respond_local(405, true, "CONNECT is not supported");
+    return;
+  }
+  std::string_view url = h.url.view(base);
+  if (url.size() > kMaxUri) {
+    respond_local(414, true, "request line too long");
+    return;
+  }
+  if (url.empty() || (url[0] != '/' && !(url == "*" && h.method == HTTP_OPTIONS))) {
+    respond_local(400, true, "request target is not in origin form");
+    return;
+  }
+  std::string_view host;
+  int hosts = 0;
+  bool expect_continue = false;
+  for (const http::HeaderSpan& hs : h.headers) {
+    http::Tok t = http::classify(hs.name.view(base));
+    if (t == http::Tok::Host) {
+      ++hosts;
+      host = hs.value.view(base);
+    } else if (t == http::Tok::Expect) {
+      if (!http::iequals(hs.value.view(base), "100-continue")) {
+        respond_local(417, true, "unsupported Expect");
+        return;
+      }
+      expect_continue = true;
+    }
+  }
+  if (hosts > 1 || (hosts == 0 && h.http_minor >= 1)) {
+    respond_local(400, true, hosts > 1 ? "several Host headers" : "missing Host header");
+    return;
+  }
+  if (h.has_content_length && h.content_length > snap.limits().max_body_bytes) {
+    respond_local(413, true, "request body over max_body_bytes");
+    return;
+  }
+
+  std::string_view path = url.substr(0, url.find('?'));
+  int route = snap.table.match(host, path);
+  if (route < 0) {
+    respond_local(404, has_body, "no route");
+    return;
+  }
+  int pool = w_.pick_pool(static_cast<uint32_t>(route));
+  if (pool < 0) {
+    respond_local(503, has_body, "every pool of the route has weight 0");
+    return;
+  }
+  state_ = State::Proxying;
+  uv_timer_stop(&timer_);
+  timer_kind_ = kNone;
+  ex_.start(static_cast<uint32_t>(route), static_cast<uint32_t>(pool));
+  if (state_ == State::Proxying && ex_.active() && !writing_ && has_body && expect_continue &&
+      h.http_minor >= 1) {
+    // Tell the client to go on; the upstream never sees the Expect header.
+    ex_.continue_pending_ = true;
+    static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    uv_buf_t b = uv_buf_init(const_cast<char*>(kContinue), sizeof kContinue - 1);
+    write(&b, 1);
+  }
+}
+
+// ---------------------------------------------------------------- writing
+
+void Downstream::write(const uv_buf_t* bufs, unsigned n) {
+  writing_ = true;
+  wreq_.data = this;
+  int r = uv_write(&wreq_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, n, &Downstream::on_write);
+  if (r < 0) {
+    writing_ = false;
+    abort();
+  }
+}
+
+void Downstream::on_write(uv_write_t* req, int status) {
+  auto* self = static_cast<Downstream*>(req->data);
+  self->writing_ = false;
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&self->tcp_))) return;
+  if (status < 0) {
+    self->abort();
+    return;
+  }
+  if (self->ex_.active()) {
+    self->ex_.on_client_written();
+    return;
+  }
+  // A local response went out.
+  if (self->close_after_write_ || self->read_eof_ || self->drain_close_) {
+    self->start_closing();
+    return;
+  }
+  self->parser_.resume();
+  self->state_ = State::ReadHead;
+  self->parse_head();
+}
+
+void Downstream::respond_local(int status, bool close, std::string_view reason) {
+  stop_read();
+  uv_timer_stop(&timer_);
+  timer_kind_ = kNone;
+  close_after_write_ = close || drain_close_ || read_eof_;
+  log_local(status, reason);
+  char rid[32];
+  w_.new_request_id(rid);
+  out_.clear();
+  http::ResponseContext ctx;
+  ctx.request_id = std::string_view(rid, 32);
+  ctx.tls = tls();
+  ctx.keep_alive = !close_after_write_;
+  ctx.client_http10 = parser_.head().http_minor == 0 && parser_.head_done();
+  http::build_local_response(out_, status, w_.snap().policy, ctx);
+  uv_buf_t b = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  if (close_after_write_) state_ = State::Closing;
+  write(&b, 1);
+}
+
+void Downstream::log_local(int status, std::string_view reason) {
+  observe::AccessLog& log = w_.access_log();
+  if (status >= 400) {
+    observe::Event("info", "request_refused")
+        .num("status", status)
+        .str("reason", reason)
+        .str("client_ip", client_ip_);
+  }
+  if (!log.enabled()) return;
+  const http::MessageHead& h = parser_.head();
+  bool have_head = parser_.head_done();
+  observe::AccessRecord r{};
+  r.start_unix_ms = observe::wall_ms() - (w_.now_ms() - msg_begin_ms_);
+  r.request_id = "";
+  r.client_ip = client_ip_;
+  r.method = have_head ? llhttp_method_name(h.method) : "-";
+  r.path = have_head ? h.url.view(parser_.base()) : std::string_view();
+  r.status = status;
+  r.bytes = 0;
+  r.duration_ms = static_cast<double>(w_.now_ms() - msg_begin_ms_);
+  r.upstream_ms = -1;
+  log.append(r);
+}
+
+void Downstream::fail(int status, std::string_view reason) { respond_local(status, true, reason); }
+
+void Downstream::reset(std::string_view reason) {
+  observe::Event("info", "connection_reset").str("reason", reason).str("client_ip", client_ip_);
+  close_now(true);
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+void Downstream::exchange_finished(bool keep_alive) {
+  if (!keep_alive || read_eof_ || drain_close_) {
+    start_closing();
+    return;
+  }
+  ++requests_;
+  state_ = State::ReadHead;
+  arm_timer(static_cast<uint64_t>(w_.snap().limits().keepalive_timeout.count()), kKeepAlive);
+  parse_head();
+}
+
+void Downstream::enter_tunnel() {
+  state_ = State::Tunnel;
+  uv_timer_stop(&timer_);
+  timer_kind_ = kNone;
+}
+
+void Downstream::arm_body_timer() {
+  arm_timer(static_cast<uint64_t>(w_.snap().limits().client_body_timeout.count()), kBody);
+}
+
+void Downstream::release_buffer_if_idle() {
+  if (in_.empty() && !writing_ && state_ == State::ReadHead) w_.buffers().release(in_);
+}
+
+void Downstream::arm_timer(uint64_t ms, uint8_t kind) {
+  timer_kind_ = kind;
+  uv_timer_start(&timer_, &Downstream::on_timer, ms, 0);
+}
+
+void Downstream::on_timer(uv_timer_t* t) {
+  auto* self = static_cast<Downstream*>(t->data);
+  uint8_t kind = self->timer_kind_;
+  self->timer_kind_ = kNone;
+  switch (kind) {
+    case kHeader:
+      if (self->state_ != State::ReadHead) return;
+      if (!self->parser_.in_head() && self->requests_ > 0) {
+        self->close_now(false);  // idle keep-alive connection
+      } else {
+        self->respond_local(408, true, "client header timeout");
+      }
+      return;
+    case kKeepAlive:
+      if (self->state_ == State::ReadHead && !self->parser_.in_head()) self->close_now(false);
+      return;
+    case kBody:
+      if (self->state_ != State::Proxying) return;
+      if (!self->ex_.resp_head_sent_ && !self->writing_) {
+        self->ex_.abort();
+        self->respond_local(408, true, "client body timeout");
+      } else {
+        self->abort();
+      }
+      return;
+    case kLinger:
+      self->close_now(false);
+      return;
+    default:
+      return;
+  }
+}
+
+void Downstream::on_drain() {
+  drain_close_ = true;
+  if (state_ == State::ReadHead && !parser_.in_head() && !writing_) close_now(false);
+}
+
+void Downstream::abort() { close_now(false); }
+
+void Downstream::start_closing() {
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
+  state_ = State::Closing;
+  if (ex_.active()) ex_.abort();
+  // Lingering close: FIN first, then read and discard what the client still
+  // sends for a moment, so an unread pipelined request does not turn our
+  // final response into a reset on the client's side.
+  sreq_.data = this;
+  if (uv_shutdown(&sreq_, reinterpret_cast<uv_stream_t*>(&tcp_), &Downstream::on_shutdown) != 0) {
+    close_now(false);
+    return;
+  }
+  arm_timer(kLingerMs, kLinger);
+}
+
+void Downstream::on_shutdown(uv_shutdown_t* req, int status) {
+  auto* self = static_cast<Downstream*>(req->data);
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&self->tcp_))) return;
+  if (status < 0 || self->read_eof_) {
+    self->close_now(false);
+    return;
+  }
+  self->in_.pos = self->in_.end = 0;
+  self->want_read();
+}
+
+void Downstream::close_now(bool reset) {
+  auto* h = reinterpret_cast<uv_handle_t*>(&tcp_);
+  if (uv_is_closing(h)) return;
+  state_ = State::Closing;
+  if (ex_.active()) ex_.abort();
+  reading_ = false;
+  uv_timer_stop(&timer_);
+  if (reset && uv_tcp_close_reset(&tcp_, &Downstream::on_closed) == 0) {
+    // closed with RST
+  } else {
+    uv_close(h, &Downstream::on_closed);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Downstream::on_closed);
+}
+
+void Downstream::on_closed(uv_handle_t* h) {
+  auto* self = static_cast<Downstream*>(h->data);
+  if (--self->open_handles_ > 0) return;
+  Worker& w = self->w_;
+  if (self->counted_) w.server().connection_closed();
+  w.remove_conn(self);
+  delete self;
+}
+
+}  // namespace sluice

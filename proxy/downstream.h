@@ -1,0 +1,120 @@
+// A client connection: reads and parses requests, answers the ones sluice
+// answers itself, hands the rest to its Exchange, enforces limits and
+// timeouts, and keeps the connection alive between requests.
+//
+//            accept
+//              |
+//              v
+//   +-----> ReadHead ----- bad input / limit ----> Closing (answer, FIN,
+//   |          |                                     linger, close)
+//   |    head complete, routed                          ^
+//   |          v                                        |
+//   +----- Proxying (Exchange owns the request) --------+
+//   keep-alive |
+//              v 101 from upstream
+//            Tunnel  (bytes both ways until either side closes)
+//
+// Reading is paused whenever the input buffer is full or bytes in it are
+// referenced by a write still in flight: that is the backpressure towards
+// the client. Thread: the owning worker's loop only.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "proxy/buffer.h"
+#include "proxy/exchange.h"
+#include "proxy/http/parser.h"
+
+namespace sluice {
+
+class Worker;
+
+class Downstream {
+ public:
+  enum class State : uint8_t { ReadHead, Proxying, Tunnel, Closing };
+
+  static void accept(Worker& w, int fd, uint32_t listener, const sockaddr_storage& peer);
+
+  // ---- worker ----
+  void on_drain();  // idle: close now; busy: close after the current response
+  void abort();     // close at once, no response
+  size_t worker_slot() const { return slot_; }
+  void set_worker_slot(size_t s) { slot_ = s; }
+
+  // ---- exchange ----
+  Worker& worker() { return w_; }
+  Buffer& in() { return in_; }
+  http::Parser& parser() { return parser_; }
+  std::string_view client_ip() const { return client_ip_; }
+  bool tls() const { return false; }
+  bool closing() const { return state_ == State::Closing; }
+  // One write to the client at a time; on_client_written() follows (unless closed).
+  void write(const uv_buf_t* bufs, unsigned n);
+  bool write_pending() const { return writing_; }
+  void want_read();    // resume reading if the buffer has room and nothing forbids it
+  void stop_read();
+  void arm_body_timer();
+  void exchange_finished(bool keep_alive);
+  void enter_tunnel();
+  // Answer locally and close after the write.
+  void fail(int status, std::string_view reason);
+  // Reset the connection (RST): for a body over the limit after the head went up.
+  void reset(std::string_view reason);
+
+ private:
+  Downstream(Worker& w, uint32_t listener);
+  ~Downstream();
+
+  void start(int fd, const sockaddr_storage& peer);
+  void parse_head();
+  void on_head();
+  void respond_local(int status, bool close, std::string_view reason);
+  void start_closing();
+  void close_now(bool reset);
+  void release_buffer_if_idle();
+  void arm_timer(uint64_t ms, uint8_t kind);
+  void log_local(int status, std::string_view reason);
+
+  static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  static void on_write(uv_write_t* req, int status);
+  static void on_shutdown(uv_shutdown_t* req, int status);
+  static void on_timer(uv_timer_t* t);
+  static void on_closed(uv_handle_t* h);
+
+  friend class Exchange;
+
+  Worker& w_;
+  uint32_t listener_;
+  size_t slot_ = 0;
+  State state_ = State::ReadHead;
+  uv_tcp_t tcp_{};
+  uv_timer_t timer_{};
+  uv_write_t wreq_{};
+  uv_shutdown_t sreq_{};
+  int open_handles_ = 0;
+  uint8_t timer_kind_ = 0;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool read_eof_ = false;
+  bool close_after_write_ = false;
+  bool drain_close_ = false;
+  bool counted_ = false;
+  uint32_t requests_ = 0;
+  uint32_t msg_start_ = 0;  // offset of the current request's first byte in in_
+  uint64_t msg_begin_ms_ = 0;
+  Buffer in_;
+  http::Parser parser_{http::Parser::Kind::Request};
+  std::string out_;  // locally generated responses
+  char client_ip_buf_[INET6_ADDRSTRLEN + 1] = {0};
+  std::string_view client_ip_;
+  Exchange ex_{*this};
+};
+
+}  // namespace sluice

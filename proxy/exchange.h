@@ -1,0 +1,133 @@
+// One proxied request: pick a pool and server, get an upstream connection,
+// send the rewritten head and stream the body up, parse the response and
+// stream it down, retry where that is safe, and log it.
+//
+//   start ──> Connecting ──connected──> Sending ──request done──> Waiting
+//                 │  connect failed:                 │                │
+//                 │  retry once on another server    └── response bytes ┘
+//                 v                                          v
+//            502 / 503                                  Responding ──> done
+//   A reused keep-alive connection that fails before any response byte is
+//   retried once on a fresh connection for bodiless idempotent requests.
+//
+// Body bytes are never copied: slices of the input buffer of one side go to
+// uv_write on the other side, and that side's reading is paused until the
+// write completes. Thread: the owning worker's loop only.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/http/headers.h"
+#include "proxy/http/parser.h"
+
+namespace sluice {
+
+class Downstream;
+class Upstream;
+struct Snapshot;
+
+class Exchange {
+ public:
+  explicit Exchange(Downstream& d);
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  bool active() const { return active_; }
+
+  // ---- downstream ----
+  // The request head is parsed and valid; route already chosen.
+  void start(uint32_t route, uint32_t pool);
+  void on_client_data();     // more bytes in the input buffer
+  void on_client_written();  // the last write to the client completed
+  void on_client_eof();
+  void abort();              // client gone: drop the upstream side
+  void tunnel_client_data();
+
+  // ---- upstream ----
+  void on_upstream_connected(Upstream* u, int status);
+  void on_upstream_written(int status);
+  void on_upstream_data();
+  void on_upstream_eof(int status);
+  void on_upstream_timeout();
+
+ private:
+  enum class Phase : uint8_t { Idle, Connecting, Sending, Waiting, Responding, Tunnel, Done };
+
+  void connect(bool fresh_only);
+  void forward_request();
+  void forward_response();
+  void respond_error(int status, std::string_view reason);
+  void upstream_failed(std::string_view reason, bool timeout);
+  bool may_retry_on_fresh() const;
+  void finish();
+  void release_upstream(bool reusable);
+  void append_body_iov(std::vector<http::Slice>& slices, bool chunked, bool last, int side);
+  void log(int status);
+  void begin_sending();
+  void build_response_head();
+  void send_local();
+  void client_bad_body();
+  void enter_tunnel();
+  void tunnel_upstream_data();
+
+  Downstream& d_;
+  Upstream* up_ = nullptr;
+  // The configuration this request started with; a reload mid-request
+  // does not change its route, pools or headers.
+  std::shared_ptr<const Snapshot> snap_;
+  Phase phase_ = Phase::Idle;
+  bool active_ = false;
+
+  // Request facts, copied out of the head so the input buffer can move on.
+  uint32_t route_ = 0;
+  uint32_t pool_ = 0;
+  uint32_t server_ = 0;
+  uint8_t attempts_ = 0;
+  bool retried_fresh_ = false;
+  llhttp_method_t method_ = HTTP_GET;
+  bool idempotent_ = true;
+  bool req_body_ = false;
+  bool req_chunked_ = false;
+  bool req_upgrade_ = false;
+  bool req_done_ = false;  // whole request parsed (and queued upstream)
+  bool req_sent_any_body_ = false;
+  bool client_http10_ = false;
+  bool client_keep_alive_ = true;
+  bool head_sent_up_ = false;
+  bool up_writing_ = false;
+  std::string path_;
+  std::string up_head_;
+  char request_id_[64];
+  uint8_t request_id_len_ = 0;
+
+  // Response side.
+  bool resp_head_sent_ = false;
+  bool resp_begun_ = false;  // begin_message() called on the response parser
+  bool up_eof_ = false;
+  bool continue_pending_ = false;  // "100 Continue" queued to the client
+  bool local_response_ = false;    // the response is sluice's own (error)
+  bool resp_done_ = false;
+  bool resp_close_ = false;
+  http::Framing framing_ = http::Framing::Length;
+  int status_ = 0;
+  uint64_t bytes_out_ = 0;
+  std::string resp_head_;
+
+  // Timing.
+  uint64_t start_ns_ = 0;
+  uint64_t up_start_ns_ = 0;
+  double up_ms_ = -1;
+
+  std::vector<http::Slice> slices_;
+  std::vector<uv_buf_t> iov_;
+  char chunk_hdr_[2][24];
+
+  friend class Downstream;
+};
+
+}  // namespace sluice

@@ -1,0 +1,116 @@
+// Header names as tokens, and the two rewrites a proxy does: the request head
+// sent upstream and the response head sent to the client.
+//
+// Everything here is a pure function of its inputs: no sockets, no clock, no
+// globals. Output is appended to a caller-owned std::string whose capacity is
+// reused from request to request, so the steady state allocates nothing.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "proxy/http/parser.h"
+
+namespace sluice::http {
+
+enum class Tok : uint8_t {
+  Other,
+  Host,
+  Connection,
+  KeepAlive,
+  ProxyConnection,
+  Te,
+  Trailer,
+  TransferEncoding,
+  Upgrade,
+  ContentLength,
+  Expect,
+  XForwardedFor,
+  XForwardedProto,
+  XForwardedHost,
+  XRealIp,
+  XRequestId,
+  Cookie,
+};
+
+// Case-insensitive classification of a header name.
+Tok classify(std::string_view name);
+// RFC 9110 7.6.1 connection-specific fields.
+bool is_hop_by_hop(Tok t);
+
+bool iequals(std::string_view a, std::string_view b);
+// Does the comma-separated list `value` contain `token` (case-insensitive)?
+bool list_has_token(std::string_view value, std::string_view token);
+
+// Header names listed in Connection: values, to be dropped with the
+// Connection header itself. Bounded: past the cap extra names are ignored
+// (they are still dropped if they are standard hop-by-hop names).
+struct ConnectionTokens {
+  static constexpr size_t kMax = 16;
+  std::array<std::string_view, kMax> names{};
+  size_t count = 0;
+  bool close = false;
+  bool keep_alive = false;
+  bool upgrade = false;
+
+  void add_list(std::string_view value);
+  bool names_header(std::string_view name) const;
+};
+
+// What the upstream request needs that is not in the client's head.
+struct ForwardContext {
+  std::string_view client_ip;
+  std::string_view proto;       // "http" | "https"
+  std::string_view request_id;  // kept or generated
+  std::string_view default_host;  // used when the client sent no Host (HTTP/1.0)
+  bool chunked_body = false;     // re-framed as chunked towards upstream
+  bool upgrade = false;          // tunnel request: keep Upgrade, send Connection: upgrade
+};
+
+// Appends "METHOD URL HTTP/1.1\r\n" + rewritten headers + "\r\n" to `out`.
+void build_upstream_request(std::string& out, const MessageHead& req, const char* base,
+                            const ForwardContext& ctx);
+
+// Response-side configuration, pre-rendered once per snapshot.
+struct ResponsePolicy {
+  std::string set_lines_plain;  // "Name: value\r\n"... without HSTS
+  std::string set_lines_tls;    // with HSTS
+  // Lower-case names dropped from upstream responses: `strip` plus the names
+  // we set ourselves (ours replace the upstream's).
+  std::vector<std::string> drop;
+  bool drops(std::string_view name) const;
+};
+
+enum class Framing : uint8_t { Length, Chunked, Close, None };
+
+struct ResponseContext {
+  std::string_view request_id;
+  bool tls = false;
+  bool keep_alive = true;  // client connection stays open after this response
+  bool client_http10 = false;
+  Framing framing = Framing::Length;
+  bool upgrade = false;  // a 101 being forwarded
+  std::string_view extra;  // more complete header lines (e.g. Set-Cookie), may be empty
+};
+
+// Appends the client-facing status line and headers for an upstream response.
+void build_downstream_response(std::string& out, const MessageHead& resp, const char* base,
+                               const ResponsePolicy& policy, const ResponseContext& ctx);
+
+// A response sluice makes itself (errors, redirects): small text body, the
+// security headers, X-Request-Id when known, Connection: close when closing.
+void build_local_response(std::string& out, int status, const ResponsePolicy& policy,
+                          const ResponseContext& ctx, std::string_view location = {});
+
+std::string_view reason_phrase(int status);
+
+// 32 lower-case hex characters from two 64-bit random words.
+void format_request_id(char out[32], uint64_t a, uint64_t b);
+
+// Decimal / hex number appends without allocation beyond the string's growth.
+void append_uint(std::string& out, uint64_t v);
+void append_hex(std::string& out, uint64_t v);
+
+}  // namespace sluice::http

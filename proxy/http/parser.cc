@@ -1,0 +1,222 @@
+#include "proxy/http/parser.h"
+
+#include <cstring>
+
+namespace sluice::http {
+
+void MessageHead::clear() {
+  method = HTTP_GET;
+  status = 0;
+  http_major = 1;
+  http_minor = 1;
+  url = {};
+  reason = {};
+  headers.clear();
+  chunked = false;
+  has_content_length = false;
+  content_length = 0;
+  keep_alive = true;
+  upgrade = false;
+  bad_header = false;
+}
+
+namespace {
+Parser* self(llhttp_t* p) { return static_cast<Parser*>(p->data); }
+}  // namespace
+
+const llhttp_settings_t* Parser::settings(Kind kind) {
+  static const llhttp_settings_t request = [] {
+    llhttp_settings_t s;
+    llhttp_settings_init(&s);
+    s.on_message_begin = &Parser::on_message_begin;
+    s.on_url = &Parser::on_url;
+    s.on_url_complete = &Parser::on_url_complete;
+    s.on_header_field = &Parser::on_header_field;
+    s.on_header_field_complete = &Parser::on_header_field_complete;
+    s.on_header_value = &Parser::on_header_value;
+    s.on_header_value_complete = &Parser::on_header_value_complete;
+    s.on_headers_complete = &Parser::on_headers_complete;
+    s.on_body = &Parser::on_body;
+    s.on_message_complete = &Parser::on_message_complete;
+    return s;
+  }();
+  static const llhttp_settings_t response = [] {
+    llhttp_settings_t s = request;
+    s.on_url = nullptr;
+    s.on_url_complete = nullptr;
+    s.on_status = &Parser::on_status;
+    return s;
+  }();
+  return kind == Kind::Request ? &request : &response;
+}
+
+Parser::Parser(Kind kind) : kind_(kind) {
+  llhttp_init(&llp_, kind == Kind::Request ? HTTP_REQUEST : HTTP_RESPONSE, settings(kind));
+  llp_.data = this;
+  head_.headers.reserve(32);
+}
+
+void Parser::begin_message(const char* base) {
+  base_ = base;
+  head_.clear();
+  body_bytes_ = 0;
+  started_ = url_done_ = head_done_ = message_done_ = false;
+  in_field_ = in_value_ = false;
+  too_many_headers_ = false;
+  if (error_ != HPE_OK && error_ != HPE_PAUSED) {
+    // A parse error is final for the connection; callers never get here.
+    return;
+  }
+}
+
+void Parser::extend(Span& s, const char* at, size_t n) {
+  if (s.len == 0) s.off = offset(at);
+  s.len = static_cast<uint32_t>(offset(at) + n - s.off);
+}
+
+int Parser::on_message_begin(llhttp_t* p) {
+  Parser* P = self(p);
+  P->started_ = true;
+  return 0;
+}
+
+int Parser::on_url(llhttp_t* p, const char* at, size_t n) {
+  Parser* P = self(p);
+  P->extend(P->head_.url, at, n);
+  return 0;
+}
+
+int Parser::on_url_complete(llhttp_t* p) {
+  self(p)->url_done_ = true;
+  return 0;
+}
+
+int Parser::on_status(llhttp_t* p, const char* at, size_t n) {
+  Parser* P = self(p);
+  P->extend(P->head_.reason, at, n);
+  return 0;
+}
+
+int Parser::on_header_field(llhttp_t* p, const char* at, size_t n) {
+  Parser* P = self(p);
+  if (!P->in_field_) {
+    if (P->head_.headers.size() >= P->max_headers_) {
+      P->too_many_headers_ = true;
+      return -1;
+    }
+    P->head_.headers.push_back({});
+    P->in_field_ = true;
+  }
+  P->extend(P->head_.headers.back().name, at, n);
+  return 0;
+}
+
+int Parser::on_header_field_complete(llhttp_t* p) {
+  Parser* P = self(p);
+  P->in_field_ = false;
+  return 0;
+}
+
+int Parser::on_header_value(llhttp_t* p, const char* at, size_t n) {
+  Parser* P = self(p);
+  P->in_value_ = true;
+  P->extend(P->head_.headers.back().value, at, n);
+  return 0;
+}
+
+int Parser::on_header_value_complete(llhttp_t* p) {
+  Parser* P = self(p);
+  P->in_value_ = false;
+  if (P->head_.headers.empty()) return 0;
+  // llhttp accepts obs-fold and hands it over inside the value span; RFC 9112
+  // lets a proxy refuse it, and request smuggling makes refusing the safe choice.
+  std::string_view v = P->head_.headers.back().value.view(P->base_);
+  if (v.find_first_of("\r\n", 0) != std::string_view::npos ||
+      std::memchr(v.data(), '\0', v.size()) != nullptr) {
+    P->head_.bad_header = true;
+    return -1;
+  }
+  return 0;
+}
+
+int Parser::on_headers_complete(llhttp_t* p) {
+  Parser* P = self(p);
+  MessageHead& h = P->head_;
+  h.http_major = p->http_major;
+  h.http_minor = p->http_minor;
+  h.method = static_cast<llhttp_method_t>(p->method);
+  h.status = p->status_code;
+  h.chunked = (p->flags & F_CHUNKED) != 0;
+  h.has_content_length = (p->flags & F_CONTENT_LENGTH) != 0;
+  h.content_length = h.has_content_length ? p->content_length : 0;
+  h.keep_alive = llhttp_should_keep_alive(p) != 0;
+  h.upgrade = p->upgrade != 0;
+  P->head_done_ = true;
+  if (P->kind_ == Kind::Request) return HPE_PAUSED;
+  // Responses: the head is handled after execute() returns, with the body
+  // slices of the same read. 1xx other than 101 are skipped by the caller.
+  if (P->response_to_head_) return 1;
+  return 0;
+}
+
+int Parser::on_body(llhttp_t* p, const char* at, size_t n) {
+  Parser* P = self(p);
+  P->body_bytes_ += n;
+  if (P->body_ != nullptr) P->body_->push_back({at, n});
+  return 0;
+}
+
+int Parser::on_message_complete(llhttp_t* p) {
+  Parser* P = self(p);
+  P->message_done_ = true;
+  // Upgrade: let llhttp return HPE_PAUSED_UPGRADE itself.
+  if (p->upgrade) return 0;
+  return HPE_PAUSED;
+}
+
+Parser::Result Parser::execute(const char* p, size_t n, std::vector<Slice>* body) {
+  body_ = body;
+  llhttp_errno_t e = llhttp_execute(&llp_, p, n);
+  body_ = nullptr;
+  switch (e) {
+    case HPE_OK:
+      return {Event::NeedMore, n};
+    case HPE_PAUSED: {
+      size_t used = static_cast<size_t>(llhttp_get_error_pos(&llp_) - p);
+      if (message_done_) return {Event::MessageComplete, used};
+      return {Event::HeadComplete, used};
+    }
+    case HPE_PAUSED_UPGRADE: {
+      size_t used = static_cast<size_t>(llhttp_get_error_pos(&llp_) - p);
+      upgraded_ = true;
+      message_done_ = true;
+      return {Event::MessageComplete, used};
+    }
+    default:
+      error_ = e;
+      return {Event::Error, 0};
+  }
+}
+
+bool Parser::finish() {
+  if (!started_ || message_done_) return false;
+  llhttp_errno_t e = llhttp_finish(&llp_);
+  if (e != HPE_OK && e != HPE_PAUSED) error_ = e;
+  return message_done_;
+}
+
+void Parser::resume() {
+  if (upgraded_) return;
+  if (llhttp_get_errno(&llp_) == HPE_PAUSED) llhttp_resume(&llp_);
+}
+
+bool Parser::needs_eof() const { return llhttp_message_needs_eof(&llp_) != 0; }
+
+const char* Parser::error_reason() const {
+  if (head_.bad_header) return "invalid header value (obs-fold, CR, LF or NUL)";
+  if (too_many_headers_) return "too many header lines";
+  const char* r = llhttp_get_error_reason(&llp_);
+  return r != nullptr ? r : llhttp_errno_name(error_);
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,157 @@
+#include "proxy/server.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "proxy/listener.h"
+#include "proxy/worker.h"
+#include "sluice_version.h"
+
+namespace sluice {
+
+Server::Server(std::shared_ptr<const config::Config> cfg) : cfg_(std::move(cfg)) {}
+
+Server::~Server() = default;
+
+int Server::run() {
+  ::signal(SIGPIPE, SIG_IGN);
+  std::string error;
+  snap_ = build_snapshot(cfg_, &error);
+  if (!snap_) {
+    observe::Event("error", "config_invalid").str("message", error);
+    return 1;
+  }
+  if (!access_sink_.open(cfg_->global.access_log, &error)) {
+    observe::Event("error", "access_log_failed").str("message", error);
+    return 1;
+  }
+  max_connections_ = cfg_->limits.max_connections;
+
+  unsigned nworkers = cfg_->global.workers;
+  if (nworkers == 0) nworkers = std::max(1u, std::thread::hardware_concurrency());
+
+  // Bind everything before any thread starts: a port in use fails the start.
+  std::vector<std::vector<ListenFd>> fds(nworkers);
+  for (unsigned w = 0; w < nworkers; ++w) {
+    for (uint32_t i = 0; i < cfg_->listeners.size(); ++i) {
+      int fd = open_listen_socket(cfg_->listeners[i], &error);
+      if (fd < 0) {
+        observe::Event("error", "listen_failed").str("message", error);
+        for (auto& v : fds) {
+          for (ListenFd& f : v) ::close(f.fd);
+        }
+        return 1;
+      }
+      fds[w].push_back({fd, i});
+    }
+  }
+
+  uv_loop_init(&loop_);
+  loop_.data = this;
+  uv_async_init(&loop_, &exit_async_, &Server::on_worker_exit);
+  exit_async_.data = this;
+  for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) {
+    uv_signal_init(&loop_, s);
+    s->data = this;
+  }
+  uv_signal_start(&sigterm_, &Server::on_signal, SIGTERM);
+  uv_signal_start(&sigint_, &Server::on_signal, SIGINT);
+  uv_signal_start(&sighup_, &Server::on_signal, SIGHUP);
+
+  for (unsigned w = 0; w < nworkers; ++w) {
+    workers_.push_back(std::make_unique<Worker>(*this, w, snap_, std::move(fds[w])));
+  }
+  for (auto& w : workers_) w->start();
+
+  {
+    observe::Event ev("info", "started");
+    ev.str("version", SLUICE_VERSION).num("pid", getpid()).num("workers", nworkers);
+    std::string listens;
+    for (const auto& l : cfg_->listeners) {
+      if (!listens.empty()) listens += ",";
+      listens += l.listen;
+    }
+    ev.str("listen", listens);
+  }
+
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  for (auto& w : workers_) w->join();
+  uv_loop_close(&loop_);
+  observe::Event("info", "stopped");
+  return 0;
+}
+
+void Server::on_signal(uv_signal_t* s, int signum) {
+  auto* self = static_cast<Server*>(s->data);
+  if (signum == SIGHUP) {
+    self->reload();
+  } else {
+    self->drain();
+  }
+}
+
+void Server::drain() {
+  if (draining_) return;
+  draining_ = true;
+  observe::Event("info", "draining")
+      .num("drain_timeout_ms", static_cast<int64_t>(cfg_->global.drain_timeout.count()))
+      .num("active_connections", active_connections());
+  for (auto& w : workers_) {
+    Worker* wp = w.get();
+    wp->post([wp] { wp->begin_drain(); });
+  }
+}
+
+void Server::reload() {
+  if (draining_) return;
+  config::LoadResult r = config::load_file(cfg_->path);
+  if (!r.config) {
+    observe::Event ev("error", "reload_failed");
+    std::string all;
+    for (const auto& d : r.errors) {
+      if (!all.empty()) all += "\n";
+      all += d.str();
+    }
+    ev.str("errors", all);
+    return;
+  }
+  std::string error;
+  auto snap = build_snapshot(r.config, &error);
+  if (!snap) {
+    observe::Event("error", "reload_failed").str("errors", error);
+    return;
+  }
+  bool listeners_changed = r.config->listeners.size() != cfg_->listeners.size();
+  for (size_t i = 0; !listeners_changed && i < r.config->listeners.size(); ++i) {
+    listeners_changed = r.config->listeners[i].listen != cfg_->listeners[i].listen ||
+                        r.config->listeners[i].tls != cfg_->listeners[i].tls ||
+                        r.config->listeners[i].redirect_https != cfg_->listeners[i].redirect_https;
+  }
+  cfg_ = r.config;
+  snap_ = snap;
+  for (auto& w : workers_) {
+    Worker* wp = w.get();
+    wp->post([wp, snap] { wp->set_snapshot(snap); });
+  }
+  observe::Event ev("info", "reloaded");
+  ev.num("generation", static_cast<int64_t>(snap->generation));
+  if (listeners_changed) ev.str("warning", "listener changes need a restart; kept the old sockets");
+}
+
+void Server::worker_exited() {
+  exited_.fetch_add(1);
+  uv_async_send(&exit_async_);
+}
+
+void Server::on_worker_exit(uv_async_t* a) {
+  auto* self = static_cast<Server*>(a->data);
+  if (self->exited_.load() < self->workers_.size()) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(&self->exit_async_), nullptr);
+  for (uv_signal_t* s : {&self->sigterm_, &self->sigint_, &self->sighup_}) {
+    uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+  }
+}
+
+}  // namespace sluice

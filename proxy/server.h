@@ -1,0 +1,59 @@
+// The process: loads the snapshot, opens listening sockets, starts the
+// workers, and runs the main thread's own loop for signals (drain, reload).
+// The main thread never touches a connection.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/config/config.h"
+#include "proxy/observe/log.h"
+#include "proxy/snapshot.h"
+
+namespace sluice {
+
+class Worker;
+
+class Server {
+ public:
+  explicit Server(std::shared_ptr<const config::Config> cfg);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Runs until drained. Returns the process exit code.
+  int run();
+
+  // ---- any thread ----
+  uint32_t active_connections() const { return active_.load(std::memory_order_relaxed); }
+  uint32_t max_connections() const { return max_connections_; }
+  void connection_opened() { active_.fetch_add(1, std::memory_order_relaxed); }
+  void connection_closed() { active_.fetch_sub(1, std::memory_order_relaxed); }
+  observe::AccessSink& access_sink() { return access_sink_; }
+  // Called by a worker thread when its loop has ended.
+  void worker_exited();
+
+ private:
+  static void on_signal(uv_signal_t* s, int signum);
+  static void on_worker_exit(uv_async_t* a);
+  void drain();
+  void reload();
+
+  std::shared_ptr<const config::Config> cfg_;
+  std::shared_ptr<const Snapshot> snap_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  observe::AccessSink access_sink_;
+  std::atomic<uint32_t> active_{0};
+  std::atomic<unsigned> exited_{0};
+  uint32_t max_connections_ = 10000;
+  uv_loop_t loop_{};
+  uv_signal_t sigterm_{}, sigint_{}, sighup_{};
+  uv_async_t exit_async_{};
+  bool draining_ = false;
+};
+
+}  // namespace sluice

@@ -1,0 +1,54 @@
+// The runtime view of one configuration: what every worker reads on the hot
+// path, built once per load and shared read-only (std::shared_ptr<const>).
+// Names are resolved into indices and socket addresses; response header
+// lines are pre-rendered; the route table is compiled.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/config/config.h"
+#include "proxy/http/headers.h"
+#include "routing/table.h"
+
+namespace sluice {
+
+struct ServerAddr {
+  sockaddr_storage sa{};
+  std::string text;  // "127.0.0.1:3000" for logs
+};
+
+struct PoolRuntime {
+  std::string name;
+  std::vector<ServerAddr> servers;
+  uint32_t keepalive = 32;
+  uint64_t connect_timeout_ms = 2000;
+  uint64_t read_timeout_ms = 60000;
+};
+
+struct RouteRuntime {
+  std::string name;
+  std::vector<uint32_t> pools;    // pool indices, split order
+  std::vector<uint32_t> weights;  // parallel to pools
+};
+
+struct Snapshot {
+  std::shared_ptr<const config::Config> config;
+  routing::RouteTable table{{}};
+  std::vector<PoolRuntime> pools;
+  std::vector<RouteRuntime> routes;
+  http::ResponsePolicy policy;
+  uint64_t generation = 0;
+
+  const config::Limits& limits() const { return config->limits; }
+};
+
+// Null with *error set when a pool server is not an IP literal (host names
+// are resolved by the DNS layer, which is not there yet).
+std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
+                                               std::string* error);
+
+}  // namespace sluice

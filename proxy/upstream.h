@@ -1,0 +1,114 @@
+// Upstream connections and the per-worker keep-alive pools.
+//
+// An Upstream is owned by the pool while idle and by one Exchange while busy.
+// Idle connections keep a read pending (into a scratch buffer) so a close by
+// the server is noticed at once, and are retired before the server's own
+// keep-alive timeout (its `Keep-Alive: timeout=N`, or 60 s): Node.js closes
+// idle sockets after 5 s, and reusing one as it closes is the classic 502.
+// Thread: the owning worker's loop only.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "proxy/buffer.h"
+#include "proxy/http/parser.h"
+
+namespace sluice {
+
+class Worker;
+class Exchange;
+struct Snapshot;
+
+class Upstream {
+ public:
+  Upstream(Worker& w, uint32_t pool, uint32_t server, uint64_t generation);
+  Upstream(const Upstream&) = delete;
+  Upstream& operator=(const Upstream&) = delete;
+
+  // Starts connecting; owner->on_upstream_connected() follows, possibly
+  // before this returns when the connect fails at once.
+  void connect(Exchange* owner, const sockaddr_storage& sa, uint64_t timeout_ms);
+  void attach(Exchange* owner);  // take from idle
+  void write(const uv_buf_t* bufs, unsigned n);
+  void read_start();
+  void read_stop();
+  void arm_timeout(uint64_t ms);
+  void close();  // deletes itself once libuv is done with the handles
+
+  Buffer& in() { return in_; }
+  http::Parser& parser() { return parser_; }
+  uint32_t pool() const { return pool_; }
+  uint32_t server() const { return server_; }
+  uint64_t generation() const { return generation_; }
+  bool reused() const { return reused_; }
+  bool got_bytes() const { return got_bytes_; }
+  bool writing() const { return writing_; }
+  // From the response's Keep-Alive: timeout=N (ms), or 0.
+  uint64_t server_keepalive_ms = 0;
+
+ private:
+  friend class UpstreamPool;
+  ~Upstream();
+  static void on_connect(uv_connect_t* req, int status);
+  static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  static void on_write(uv_write_t* req, int status);
+  static void on_timer(uv_timer_t* t);
+  static void on_closed(uv_handle_t* h);
+  void go_idle(uint64_t idle_ms);
+
+  Worker& w_;
+  Exchange* owner_ = nullptr;
+  uint32_t pool_;
+  uint32_t server_;
+  uint64_t generation_;
+  uv_tcp_t tcp_{};
+  uv_timer_t timer_{};
+  uv_connect_t creq_{};
+  uv_write_t wreq_{};
+  int open_handles_ = 0;
+  Buffer in_;
+  http::Parser parser_{http::Parser::Kind::Response};
+  bool connected_ = false;
+  bool reused_ = false;
+  bool got_bytes_ = false;
+  bool writing_ = false;
+  bool reading_ = false;
+  bool idle_ = false;
+  bool closing_ = false;
+};
+
+class UpstreamPool {
+ public:
+  explicit UpstreamPool(Worker& w);
+  ~UpstreamPool();
+  UpstreamPool(const UpstreamPool&) = delete;
+  UpstreamPool& operator=(const UpstreamPool&) = delete;
+
+  // Round-robin choice among `n` servers of a pool, skipping `avoid` when possible.
+  uint32_t next_server(uint32_t pool, uint32_t n, int avoid = -1);
+  // An idle connection to that server from the current generation, or null.
+  Upstream* take_idle(uint64_t generation, uint32_t pool, uint32_t server);
+  // A new, unconnected Upstream (the caller calls connect()).
+  Upstream* create(uint64_t generation, uint32_t pool, uint32_t server);
+  // Done with a connection. Keeps it when reusable and there is room.
+  void release(Upstream* u, bool reusable);
+  uint64_t generation() const { return generation_; }
+  void on_snapshot(const Snapshot& s);
+  void close_all();
+
+ private:
+  friend class Upstream;
+  void forget_idle(Upstream* u);
+
+  Worker& w_;
+  uint64_t generation_ = 0;
+  std::vector<std::vector<std::vector<Upstream*>>> idle_;  // [pool][server] -> LIFO
+  std::vector<uint32_t> rr_;
+  bool closed_ = false;
+};
+
+}  // namespace sluice

@@ -1,0 +1,210 @@
+#include "proxy/worker.h"
+
+#include <random>
+
+#include "proxy/downstream.h"
+#include "proxy/listener.h"
+#include "proxy/server.h"
+#include "proxy/upstream.h"
+
+namespace sluice {
+
+namespace {
+
+uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint32_t buffer_size(const Snapshot& s) {
+  // The whole request head must fit one buffer: max_header_bytes plus slack
+  // for the first body bytes of the same read.
+  uint32_t need = s.limits().max_header_bytes + 1024;
+  return std::max<uint32_t>(16 * 1024, need);
+}
+
+}  // namespace
+
+Worker::Worker(Server& server, unsigned id, std::shared_ptr<const Snapshot> snap,
+               std::vector<ListenFd> fds)
+    : server_(server),
+      id_(id),
+      snap_(std::move(snap)),
+      fds_(std::move(fds)),
+      buffers_(buffer_size(*snap_)),
+      access_log_(&server.access_sink()) {
+  std::random_device rd;
+  for (uint64_t& r : rng_) r = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ id;
+}
+
+Worker::~Worker() = default;
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    queue_.push_back(std::move(fn));
+  }
+  uv_async_send(&async_);
+}
+
+void Worker::run() {
+  uv_loop_init(&loop_);
+  loop_.data = this;
+  uv_async_init(&loop_, &async_, &Worker::on_async);
+  async_.data = this;
+  uv_check_init(&loop_, &check_);
+  check_.data = this;
+  uv_check_start(&check_, &Worker::on_check);
+  uv_timer_init(&loop_, &resume_timer_);
+  resume_timer_.data = this;
+  uv_timer_init(&loop_, &drain_timer_);
+  drain_timer_.data = this;
+  upstreams_ = std::make_unique<UpstreamPool>(*this);
+  set_snapshot(snap_);
+  for (const ListenFd& f : fds_) {
+    listeners_.push_back(std::make_unique<Listener>(*this, f.fd, f.listener));
+    listeners_.back()->start();
+  }
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // Everything is closed; one more turn runs the last close callbacks.
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  access_log_.flush();
+  listeners_.clear();
+  upstreams_.reset();
+  uv_loop_close(&loop_);
+  server_.worker_exited();
+}
+
+void Worker::on_async(uv_async_t* h) { static_cast<Worker*>(h->data)->drain_queue(); }
+
+void Worker::drain_queue() {
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    batch.swap(queue_);
+  }
+  for (auto& fn : batch) fn();
+}
+
+void Worker::on_check(uv_check_t* h) {
+  // End of a loop iteration: write the access lines this turn produced.
+  auto* self = static_cast<Worker*>(h->data);
+  if (self->access_log_.pending()) self->access_log_.flush();
+}
+
+void Worker::set_snapshot(std::shared_ptr<const Snapshot> snap) {
+  snap_ = std::move(snap);
+  pickers_.clear();
+  pickers_.reserve(snap_->routes.size());
+  for (const RouteRuntime& r : snap_->routes) pickers_.emplace_back(r.weights);
+  upstreams_->on_snapshot(*snap_);
+}
+
+int Worker::pick_pool(uint32_t route) {
+  int i = pickers_[route].pick();
+  if (i < 0) return -1;
+  return static_cast<int>(snap_->routes[route].pools[static_cast<size_t>(i)]);
+}
+
+void Worker::new_request_id(char out[32]) {
+  // xoshiro256**: fast, per worker, no lock; ids need uniqueness, not secrecy.
+  auto next = [this] {
+    uint64_t result = rotl(rng_[1] * 5, 7) * 9;
+    uint64_t t = rng_[1] << 17;
+    rng_[2] ^= rng_[0];
+    rng_[3] ^= rng_[1];
+    rng_[1] ^= rng_[2];
+    rng_[0] ^= rng_[3];
+    rng_[2] ^= t;
+    rng_[3] = rotl(rng_[3], 45);
+    return result;
+  };
+  uint64_t a = next();
+  uint64_t b = next();
+  http::format_request_id(out, a, b);
+}
+
+void Worker::add_conn(Downstream* c) {
+  c->set_worker_slot(conns_.size());
+  conns_.push_back(c);
+}
+
+void Worker::remove_conn(Downstream* c) {
+  size_t i = c->worker_slot();
+  Downstream* last = conns_.back();
+  conns_[i] = last;
+  last->set_worker_slot(i);
+  conns_.pop_back();
+  if (paused_ && !draining_ && server_.active_connections() < server_.max_connections()) {
+    paused_ = false;
+    uv_timer_stop(&resume_timer_);
+    for (auto& l : listeners_) l->resume();
+  }
+  if (draining_) finish_drain_if_done();
+}
+
+void Worker::pause_accepting() {
+  if (paused_) return;
+  paused_ = true;
+  for (auto& l : listeners_) l->pause();
+  // Other workers' connections may free the slot: look again shortly. This
+  // timer only runs while the limit is reached.
+  uv_timer_start(&resume_timer_, &Worker::on_resume_timer, 50, 50);
+}
+
+void Worker::on_resume_timer(uv_timer_t* t) {
+  auto* self = static_cast<Worker*>(t->data);
+  if (self->draining_) return;
+  if (self->server_.active_connections() < self->server_.max_connections()) {
+    self->paused_ = false;
+    uv_timer_stop(t);
+    for (auto& l : self->listeners_) l->resume();
+  }
+}
+
+void Worker::begin_drain() {
+  if (draining_) return;
+  draining_ = true;
+  uv_timer_stop(&resume_timer_);
+  for (auto& l : listeners_) l->close();
+  // Idle keep-alive clients go now; busy ones close after their response.
+  std::vector<Downstream*> snapshot = conns_;
+  for (Downstream* c : snapshot) c->on_drain();
+  uint64_t ms = static_cast<uint64_t>(snap_->config->global.drain_timeout.count());
+  uv_timer_start(&drain_timer_, &Worker::on_drain_timer, ms, 0);
+  finish_drain_if_done();
+}
+
+void Worker::on_drain_timer(uv_timer_t* t) {
+  auto* self = static_cast<Worker*>(t->data);
+  std::vector<Downstream*> snapshot = self->conns_;
+  if (!snapshot.empty()) {
+    observe::Event("warn", "drain_timeout").num("worker", self->id_).num(
+        "closed_connections", static_cast<int64_t>(snapshot.size()));
+  }
+  for (Downstream* c : snapshot) c->abort();
+  self->close_everything();
+}
+
+void Worker::finish_drain_if_done() {
+  if (conns_.empty()) close_everything();
+}
+
+void Worker::close_everything() {
+  if (closing_) return;
+  closing_ = true;
+  upstreams_->close_all();
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&async_), reinterpret_cast<uv_handle_t*>(&check_),
+        reinterpret_cast<uv_handle_t*>(&resume_timer_),
+        reinterpret_cast<uv_handle_t*>(&drain_timer_)}) {
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+  }
+}
+
+}  // namespace sluice

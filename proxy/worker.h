@@ -1,0 +1,111 @@
+// One worker: one thread, one libuv loop, its own listening sockets, client
+// connections, upstream connection pools and timers. A connection never
+// leaves its worker. Other threads talk to a worker only through post().
+//
+//   main thread                      worker thread
+//   Server::start ── Worker::start ──> run(): uv_run(loop)
+//   Server::drain ── post(drain) ────> begin_drain(): close listeners,
+//                                       close idle clients, wait for the rest
+//                                       (drain_timeout), close handles, exit
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "proxy/buffer.h"
+#include "proxy/observe/log.h"
+#include "proxy/snapshot.h"
+#include "routing/split.h"
+
+namespace sluice {
+
+class Server;
+class Listener;
+class Downstream;
+class UpstreamPool;
+
+struct ListenFd {
+  int fd;
+  uint32_t listener;  // index into config listeners
+};
+
+class Worker {
+ public:
+  Worker(Server& server, unsigned id, std::shared_ptr<const Snapshot> snap,
+         std::vector<ListenFd> fds);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  void join();
+  // Any thread: run `fn` on this worker's loop thread soon.
+  void post(std::function<void()> fn);
+
+  // ---- loop thread only ----
+  uv_loop_t* loop() { return &loop_; }
+  unsigned id() const { return id_; }
+  Server& server() { return server_; }
+  const Snapshot& snap() const { return *snap_; }
+  const std::shared_ptr<const Snapshot>& snap_ptr() const { return snap_; }
+  void set_snapshot(std::shared_ptr<const Snapshot> snap);
+  BufferPool& buffers() { return buffers_; }
+  UpstreamPool& upstreams() { return *upstreams_; }
+  observe::AccessLog& access_log() { return access_log_; }
+  uint64_t now_ms() const { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
+  bool draining() const { return draining_; }
+  // Weighted pool choice for a route (per-worker cursor, no lock).
+  int pick_pool(uint32_t route);
+  void new_request_id(char out[32]);
+
+  void add_conn(Downstream* c);
+  void remove_conn(Downstream* c);
+  // The process-wide connection limit was reached: stop accepting for a while.
+  void pause_accepting();
+
+  void begin_drain();
+
+ private:
+  void run();
+  void drain_queue();
+  void finish_drain_if_done();
+  void close_everything();
+  static void on_async(uv_async_t* h);
+  static void on_check(uv_check_t* h);
+  static void on_resume_timer(uv_timer_t* t);
+  static void on_drain_timer(uv_timer_t* t);
+
+  Server& server_;
+  unsigned id_;
+  std::shared_ptr<const Snapshot> snap_;
+  std::vector<ListenFd> fds_;
+  uv_loop_t loop_{};
+  uv_async_t async_{};
+  uv_check_t check_{};
+  uv_timer_t resume_timer_{};
+  uv_timer_t drain_timer_{};
+  std::thread thread_;
+
+  std::mutex queue_mu_;
+  std::vector<std::function<void()>> queue_;
+
+  BufferPool buffers_;
+  std::unique_ptr<UpstreamPool> upstreams_;
+  observe::AccessLog access_log_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<routing::WeightedPicker> pickers_;
+  std::vector<Downstream*> conns_;  // for drain; swap-remove by index
+  uint64_t rng_[4];
+  bool draining_ = false;
+  bool closing_ = false;
+  bool paused_ = false;
+};
+
+}  // namespace sluice
