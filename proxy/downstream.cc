@@ -154,12 +154,14 @@ void Downstream::parse_head() {
         in_.pos = in_.end = 0;
         msg_start_ = 0;
         release_buffer_if_idle();
+        set_idle(true);
       }
       want_read();
       return;
     }
     if (!parser_.in_head()) {
       // First byte of a new request: the header timeout starts now.
+      set_idle(false);
       msg_start_ = in_.pos;
       parser_.begin_message(in_.data + in_.pos);
       msg_begin_ms_ = w_.now_ms();
@@ -257,15 +259,17 @@ void Downstream::on_head() {
     respond_local(404, has_body, "no route");
     return;
   }
-  int pool = w_.pick_pool(static_cast<uint32_t>(route));
-  if (pool < 0) {
+  std::string& cookie = ex_.set_cookie_;
+  cookie.clear();
+  int slot = w_.choose_slot(static_cast<uint32_t>(route), h, base, client_ip_, tls(), &cookie);
+  if (slot < 0) {
     respond_local(503, has_body, "every pool of the route has weight 0");
     return;
   }
   state_ = State::Proxying;
   uv_timer_stop(&timer_);
   timer_kind_ = kNone;
-  ex_.start(static_cast<uint32_t>(route), static_cast<uint32_t>(pool));
+  ex_.start(static_cast<uint32_t>(route), static_cast<uint32_t>(slot));
   if (state_ == State::Proxying && ex_.active() && !writing_ && has_body && expect_continue &&
       h.http_minor >= 1) {
     // Tell the client to go on; the upstream never sees the Expect header.
@@ -380,6 +384,12 @@ void Downstream::enter_tunnel() {
   timer_kind_ = kNone;
 }
 
+void Downstream::set_idle(bool idle) {
+  if (idle == idle_) return;
+  idle_ = idle;
+  w_.server().idle_changed(idle ? 1 : -1);
+}
+
 void Downstream::arm_body_timer() {
   arm_timer(static_cast<uint64_t>(w_.snap().limits().client_body_timeout.count()), kBody);
 }
@@ -463,6 +473,7 @@ void Downstream::close_now(bool reset) {
   auto* h = reinterpret_cast<uv_handle_t*>(&tcp_);
   if (uv_is_closing(h)) return;
   state_ = State::Closing;
+  set_idle(false);
   if (ex_.active()) ex_.abort();
   reading_ = false;
   uv_timer_stop(&timer_);

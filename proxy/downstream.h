@@ -80,6 +80,7 @@ class Downstream {
   void release_buffer_if_idle();
   void arm_timer(uint64_t ms, uint8_t kind);
   void log_local(int status, std::string_view reason);
+  void set_idle(bool idle);
 
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
@@ -106,6 +107,7 @@ class Downstream {
   bool close_after_write_ = false;
   bool drain_close_ = false;
   bool counted_ = false;
+  bool idle_ = false;  // counted in the server's idle connections
   uint32_t requests_ = 0;
   uint32_t msg_start_ = 0;  // offset of the current request's first byte in in_
   uint64_t msg_begin_ms_ = 0;

@@ -67,7 +67,7 @@ Exchange::Exchange(Downstream& d) : d_(d) {
 
 // ---------------------------------------------------------------- start
 
-void Exchange::start(uint32_t route, uint32_t pool) {
+void Exchange::start(uint32_t route, uint32_t slot) {
   Worker& w = d_.worker();
   snap_ = w.snap_ptr();
   const http::MessageHead& h = d_.parser().head();
@@ -76,7 +76,9 @@ void Exchange::start(uint32_t route, uint32_t pool) {
   active_ = true;
   phase_ = Phase::Connecting;
   route_ = route;
-  pool_ = pool;
+  slot_ = slot;
+  pool_ = snap_->routes[route].pools[slot];
+  outcome_ = routing::Outcome::kOk;
   server_ = 0;
   attempts_ = 0;
   retried_fresh_ = false;
@@ -172,8 +174,10 @@ void Exchange::on_upstream_connected(Upstream* u, int status) {
       return;
     }
     if (status == UV_ETIMEDOUT) {
+      outcome_ = routing::Outcome::kTimeout;
       respond_error(504, "upstream connect timeout");
     } else {
+      outcome_ = routing::Outcome::kConnectFailure;
       respond_error(502, "upstream connect failed");
     }
     return;
@@ -344,6 +348,7 @@ void Exchange::build_response_head() {
   const http::MessageHead& h = u.parser().head();
   const char* base = u.parser().base();
   status_ = h.status;
+  if (h.status >= 500) outcome_ = routing::Outcome::kUpstream5xx;
   up_ms_ = ms_since(up_start_ns_);
   bool upgrade = h.status == 101 && req_upgrade_;
   bool no_body = method_ == HTTP_HEAD || h.status == 204 || h.status == 304;
@@ -373,6 +378,7 @@ void Exchange::build_response_head() {
   ctx.client_http10 = client_http10_;
   ctx.framing = framing_;
   ctx.upgrade = upgrade;
+  ctx.extra = set_cookie_;
   resp_head_.clear();
   http::build_downstream_response(resp_head_, h, base, snap_->policy, ctx);
 }
@@ -539,6 +545,7 @@ void Exchange::upstream_failed(std::string_view reason, bool timeout) {
     d_.abort();  // mid-body: the client sees a truncated response, as with nginx
     return;
   }
+  outcome_ = timeout ? routing::Outcome::kTimeout : routing::Outcome::kUpstream5xx;
   respond_error(timeout ? 504 : 502, reason);
 }
 
@@ -614,6 +621,7 @@ void Exchange::tunnel_upstream_data() {
 
 void Exchange::finish() {
   log(status_);
+  record_stats();
   bool reusable = up_ != nullptr && resp_done_ && req_done_ && !up_eof_ && !up_writing_ &&
                   !local_response_ && status_ != 101 && up_->parser().head().keep_alive &&
                   up_->in().empty();
@@ -631,6 +639,7 @@ void Exchange::abort() {
     if (!resp_done_) status_ = 499;
   }
   log(status_);
+  record_stats();
   release_upstream(false);
   active_ = false;
   phase_ = Phase::Done;
@@ -644,6 +653,11 @@ void Exchange::release_upstream(bool reusable) {
   up_writing_ = false;
   if (reusable) u->read_stop();
   d_.worker().upstreams().release(u, reusable);
+}
+
+void Exchange::record_stats() {
+  uint64_t us = (uv_hrtime() - start_ns_) / 1000;
+  snap_->stats->cell(d_.worker().id(), route_, slot_).record(outcome_, status_, us);
 }
 
 void Exchange::log(int status) {

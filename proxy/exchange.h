@@ -24,6 +24,7 @@
 
 #include "proxy/http/headers.h"
 #include "proxy/http/parser.h"
+#include "routing/window.h"
 
 namespace sluice {
 
@@ -40,8 +41,9 @@ class Exchange {
   bool active() const { return active_; }
 
   // ---- downstream ----
-  // The request head is parsed and valid; route already chosen.
-  void start(uint32_t route, uint32_t pool);
+  // The request head is parsed and valid; route and slot (the pool's
+  // position in the route's split) already chosen.
+  void start(uint32_t route, uint32_t slot);
   void on_client_data();     // more bytes in the input buffer
   void on_client_written();  // the last write to the client completed
   void on_client_eof();
@@ -68,6 +70,7 @@ class Exchange {
   void release_upstream(bool reusable);
   void append_body_iov(std::vector<http::Slice>& slices, bool chunked, bool last, int side);
   void log(int status);
+  void record_stats();
   void begin_sending();
   void build_response_head();
   void send_local();
@@ -85,6 +88,7 @@ class Exchange {
 
   // Request facts, copied out of the head so the input buffer can move on.
   uint32_t route_ = 0;
+  uint32_t slot_ = 0;
   uint32_t pool_ = 0;
   uint32_t server_ = 0;
   uint8_t attempts_ = 0;
@@ -101,6 +105,7 @@ class Exchange {
   bool head_sent_up_ = false;
   bool up_writing_ = false;
   std::string path_;
+  std::string set_cookie_;  // "Set-Cookie: ...\r\n" for sticky cookie mode, or empty
   std::string up_head_;
   char request_id_[64];
   uint8_t request_id_len_ = 0;
@@ -111,6 +116,7 @@ class Exchange {
   bool up_eof_ = false;
   bool continue_pending_ = false;  // "100 Continue" queued to the client
   bool local_response_ = false;    // the response is sluice's own (error)
+  routing::Outcome outcome_ = routing::Outcome::kOk;
   bool resp_done_ = false;
   bool resp_close_ = false;
   http::Framing framing_ = http::Framing::Length;

@@ -18,19 +18,23 @@ Server::~Server() = default;
 int Server::run() {
   ::signal(SIGPIPE, SIG_IGN);
   std::string error;
-  snap_ = build_snapshot(cfg_, &error);
-  if (!snap_) {
+  unsigned nworkers = cfg_->global.workers;
+  if (nworkers == 0) nworkers = std::max(1u, std::thread::hardware_concurrency());
+
+  uv_loop_init(&loop_);
+  loop_.data = this;
+  control_ = std::make_unique<Control>(*this, &loop_);
+  if (!control_->init(cfg_, nworkers, &error)) {
     observe::Event("error", "config_invalid").str("message", error);
+    uv_loop_close(&loop_);
     return 1;
   }
   if (!access_sink_.open(cfg_->global.access_log, &error)) {
     observe::Event("error", "access_log_failed").str("message", error);
+    uv_loop_close(&loop_);
     return 1;
   }
   max_connections_ = cfg_->limits.max_connections;
-
-  unsigned nworkers = cfg_->global.workers;
-  if (nworkers == 0) nworkers = std::max(1u, std::thread::hardware_concurrency());
 
   // Bind everything before any thread starts: a port in use fails the start.
   std::vector<std::vector<ListenFd>> fds(nworkers);
@@ -42,14 +46,13 @@ int Server::run() {
         for (auto& v : fds) {
           for (ListenFd& f : v) ::close(f.fd);
         }
+        uv_loop_close(&loop_);
         return 1;
       }
       fds[w].push_back({fd, i});
     }
   }
 
-  uv_loop_init(&loop_);
-  loop_.data = this;
   uv_async_init(&loop_, &exit_async_, &Server::on_worker_exit);
   exit_async_.data = this;
   for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) {
@@ -61,9 +64,11 @@ int Server::run() {
   uv_signal_start(&sighup_, &Server::on_signal, SIGHUP);
 
   for (unsigned w = 0; w < nworkers; ++w) {
-    workers_.push_back(std::make_unique<Worker>(*this, w, snap_, std::move(fds[w])));
+    workers_.push_back(std::make_unique<Worker>(*this, w, control_->snapshot(),
+                                                control_->weights(), std::move(fds[w])));
   }
   for (auto& w : workers_) w->start();
+  control_->start();
 
   {
     observe::Event ev("info", "started");
@@ -86,7 +91,11 @@ int Server::run() {
 void Server::on_signal(uv_signal_t* s, int signum) {
   auto* self = static_cast<Server*>(s->data);
   if (signum == SIGHUP) {
-    self->reload();
+    if (self->draining_) return;
+    std::string errors;
+    if (!self->control_->reload(false, &errors)) {
+      observe::Event("error", "reload_failed").str("errors", errors);
+    }
   } else {
     self->drain();
   }
@@ -95,6 +104,7 @@ void Server::on_signal(uv_signal_t* s, int signum) {
 void Server::drain() {
   if (draining_) return;
   draining_ = true;
+  control_->begin_drain();
   observe::Event("info", "draining")
       .num("drain_timeout_ms", static_cast<int64_t>(cfg_->global.drain_timeout.count()))
       .num("active_connections", active_connections());
@@ -104,40 +114,19 @@ void Server::drain() {
   }
 }
 
-void Server::reload() {
-  if (draining_) return;
-  config::LoadResult r = config::load_file(cfg_->path);
-  if (!r.config) {
-    observe::Event ev("error", "reload_failed");
-    std::string all;
-    for (const auto& d : r.errors) {
-      if (!all.empty()) all += "\n";
-      all += d.str();
-    }
-    ev.str("errors", all);
-    return;
+void Server::publish_weights(std::shared_ptr<const RouteWeights> w) {
+  for (auto& wk : workers_) {
+    Worker* wp = wk.get();
+    wp->post([wp, w] { wp->set_weights(w); });
   }
-  std::string error;
-  auto snap = build_snapshot(r.config, &error);
-  if (!snap) {
-    observe::Event("error", "reload_failed").str("errors", error);
-    return;
+}
+
+void Server::publish_snapshot(std::shared_ptr<const Snapshot> s,
+                              std::shared_ptr<const RouteWeights> w) {
+  for (auto& wk : workers_) {
+    Worker* wp = wk.get();
+    wp->post([wp, s, w] { wp->set_snapshot(s, w); });
   }
-  bool listeners_changed = r.config->listeners.size() != cfg_->listeners.size();
-  for (size_t i = 0; !listeners_changed && i < r.config->listeners.size(); ++i) {
-    listeners_changed = r.config->listeners[i].listen != cfg_->listeners[i].listen ||
-                        r.config->listeners[i].tls != cfg_->listeners[i].tls ||
-                        r.config->listeners[i].redirect_https != cfg_->listeners[i].redirect_https;
-  }
-  cfg_ = r.config;
-  snap_ = snap;
-  for (auto& w : workers_) {
-    Worker* wp = w.get();
-    wp->post([wp, snap] { wp->set_snapshot(snap); });
-  }
-  observe::Event ev("info", "reloaded");
-  ev.num("generation", static_cast<int64_t>(snap->generation));
-  if (listeners_changed) ev.str("warning", "listener changes need a restart; kept the old sockets");
 }
 
 void Server::worker_exited() {
@@ -149,6 +138,7 @@ void Server::on_worker_exit(uv_async_t* a) {
   auto* self = static_cast<Server*>(a->data);
   if (self->exited_.load() < self->workers_.size()) return;
   uv_close(reinterpret_cast<uv_handle_t*>(&self->exit_async_), nullptr);
+  self->control_->stop();
   for (uv_signal_t* s : {&self->sigterm_, &self->sigint_, &self->sighup_}) {
     uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "proxy/config/config.h"
+#include "proxy/control.h"
 #include "proxy/observe/log.h"
 #include "proxy/snapshot.h"
 
@@ -34,6 +35,15 @@ class Server {
   void connection_opened() { active_.fetch_add(1, std::memory_order_relaxed); }
   void connection_closed() { active_.fetch_sub(1, std::memory_order_relaxed); }
   observe::AccessSink& access_sink() { return access_sink_; }
+  uint32_t idle_connections() const {
+    int64_t v = idle_.load(std::memory_order_relaxed);
+    return v > 0 ? static_cast<uint32_t>(v) : 0;
+  }
+  void idle_changed(int delta) { idle_.fetch_add(delta, std::memory_order_relaxed); }
+
+  // ---- main thread (control plane) ----
+  void publish_weights(std::shared_ptr<const RouteWeights> w);
+  void publish_snapshot(std::shared_ptr<const Snapshot> s, std::shared_ptr<const RouteWeights> w);
   // Called by a worker thread when its loop has ended.
   void worker_exited();
 
@@ -41,13 +51,13 @@ class Server {
   static void on_signal(uv_signal_t* s, int signum);
   static void on_worker_exit(uv_async_t* a);
   void drain();
-  void reload();
 
   std::shared_ptr<const config::Config> cfg_;
-  std::shared_ptr<const Snapshot> snap_;
+  std::unique_ptr<Control> control_;
   std::vector<std::unique_ptr<Worker>> workers_;
   observe::AccessSink access_sink_;
   std::atomic<uint32_t> active_{0};
+  std::atomic<int64_t> idle_{0};
   std::atomic<unsigned> exited_{0};
   uint32_t max_connections_ = 10000;
   uv_loop_t loop_{};

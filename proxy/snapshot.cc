@@ -1,5 +1,7 @@
 #include "proxy/snapshot.h"
 
+#include "routing/sticky.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -34,7 +36,7 @@ std::atomic<uint64_t> g_generation{0};
 }  // namespace
 
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
-                                               std::string* error) {
+                                               unsigned workers, std::string* error) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = cfg;
   snap->generation = ++g_generation;
@@ -66,11 +68,23 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     for (const config::SplitEntry& e : r.split) {
       rt.pools.push_back(e.pool);
       rt.weights.push_back(e.weight);
+      rt.pool_ids.push_back(routing::hash_key(cfg->pools[e.pool].name));
     }
+    switch (r.sticky) {
+      case config::Sticky::None: rt.sticky = StickyMode::None; break;
+      case config::Sticky::Cookie: rt.sticky = StickyMode::Cookie; break;
+      case config::Sticky::Header: rt.sticky = StickyMode::Header; break;
+      case config::Sticky::Ip: rt.sticky = StickyMode::Ip; break;
+    }
+    rt.sticky_header = lower(r.sticky_header);
+    rt.force_header = lower(r.force_header);
     snap->routes.push_back(std::move(rt));
     specs.push_back(routing::RouteSpec{r.hosts, r.path_prefix});
   }
   snap->table = routing::RouteTable(std::move(specs));
+  std::vector<uint32_t> slots;
+  for (const RouteRuntime& r : snap->routes) slots.push_back(static_cast<uint32_t>(r.pools.size()));
+  snap->stats = std::make_shared<StatsBlock>(workers, std::move(slots));
 
   http::ResponsePolicy& pol = snap->policy;
   for (const config::Header& h : cfg->headers.set) {

@@ -12,6 +12,7 @@
 
 #include "proxy/config/config.h"
 #include "proxy/http/headers.h"
+#include "proxy/stats.h"
 #include "routing/table.h"
 
 namespace sluice {
@@ -29,10 +30,23 @@ struct PoolRuntime {
   uint64_t read_timeout_ms = 60000;
 };
 
+enum class StickyMode : uint8_t { None, Cookie, Header, Ip };
+
 struct RouteRuntime {
   std::string name;
-  std::vector<uint32_t> pools;    // pool indices, split order
-  std::vector<uint32_t> weights;  // parallel to pools
+  std::vector<uint32_t> pools;     // pool indices, split order ("slots")
+  std::vector<uint32_t> weights;   // configured, parallel to pools
+  std::vector<uint64_t> pool_ids;  // hash of each pool's name, for rendezvous hashing
+  StickyMode sticky = StickyMode::None;
+  std::string sticky_header;  // lower-case
+  std::string force_header;   // lower-case, empty = none
+};
+
+// Effective weights per route and slot, decided by the control plane and
+// posted to every worker as one immutable table.
+struct RouteWeights {
+  uint64_t version = 0;
+  std::vector<std::vector<uint32_t>> routes;
 };
 
 struct Snapshot {
@@ -42,6 +56,8 @@ struct Snapshot {
   std::vector<RouteRuntime> routes;
   http::ResponsePolicy policy;
   uint64_t generation = 0;
+  // Counters of requests started under this snapshot (atomics inside).
+  std::shared_ptr<StatsBlock> stats;
 
   const config::Limits& limits() const { return config->limits; }
 };
@@ -49,6 +65,6 @@ struct Snapshot {
 // Null with *error set when a pool server is not an IP literal (host names
 // are resolved by the DNS layer, which is not there yet).
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
-                                               std::string* error);
+                                               unsigned workers, std::string* error);
 
 }  // namespace sluice

@@ -6,6 +6,7 @@
 #include "proxy/listener.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"
+#include "routing/sticky.h"
 
 namespace sluice {
 
@@ -23,10 +24,11 @@ uint32_t buffer_size(const Snapshot& s) {
 }  // namespace
 
 Worker::Worker(Server& server, unsigned id, std::shared_ptr<const Snapshot> snap,
-               std::vector<ListenFd> fds)
+               std::shared_ptr<const RouteWeights> weights, std::vector<ListenFd> fds)
     : server_(server),
       id_(id),
       snap_(std::move(snap)),
+      weights_(std::move(weights)),
       fds_(std::move(fds)),
       buffers_(buffer_size(*snap_)),
       access_log_(&server.access_sink()) {
@@ -65,7 +67,7 @@ void Worker::run() {
   uv_timer_init(&loop_, &drain_timer_);
   drain_timer_.data = this;
   upstreams_ = std::make_unique<UpstreamPool>(*this);
-  set_snapshot(snap_);
+  set_snapshot(snap_, weights_);
   for (const ListenFd& f : fds_) {
     listeners_.push_back(std::make_unique<Listener>(*this, f.fd, f.listener));
     listeners_.back()->start();
@@ -97,18 +99,89 @@ void Worker::on_check(uv_check_t* h) {
   if (self->access_log_.pending()) self->access_log_.flush();
 }
 
-void Worker::set_snapshot(std::shared_ptr<const Snapshot> snap) {
+void Worker::set_snapshot(std::shared_ptr<const Snapshot> snap,
+                          std::shared_ptr<const RouteWeights> weights) {
   snap_ = std::move(snap);
-  pickers_.clear();
-  pickers_.reserve(snap_->routes.size());
-  for (const RouteRuntime& r : snap_->routes) pickers_.emplace_back(r.weights);
   upstreams_->on_snapshot(*snap_);
+  weights_.reset();
+  set_weights(std::move(weights));
 }
 
-int Worker::pick_pool(uint32_t route) {
-  int i = pickers_[route].pick();
-  if (i < 0) return -1;
-  return static_cast<int>(snap_->routes[route].pools[static_cast<size_t>(i)]);
+void Worker::set_weights(std::shared_ptr<const RouteWeights> weights) {
+  // Only routes whose weights changed restart their cursor.
+  const RouteWeights* old = weights_.get();
+  bool same_shape = old != nullptr && old->routes.size() == weights->routes.size() &&
+                    pickers_.size() == weights->routes.size();
+  if (!same_shape) {
+    pickers_.clear();
+    for (const auto& w : weights->routes) pickers_.emplace_back(w);
+  } else {
+    for (size_t r = 0; r < weights->routes.size(); ++r) {
+      if (old->routes[r] != weights->routes[r]) pickers_[r].reset(weights->routes[r]);
+    }
+  }
+  weights_ = std::move(weights);
+}
+
+int Worker::choose_slot(uint32_t route, const http::MessageHead& h, const char* base,
+                        std::string_view client_ip, bool tls, std::string* set_cookie) {
+  const RouteRuntime& rt = snap_->routes[route];
+  const std::vector<uint32_t>& w = weights_->routes[route];
+  auto slot_named = [&](std::string_view name) -> int {
+    for (size_t i = 0; i < rt.pools.size(); ++i) {
+      if (snap_->pools[rt.pools[i]].name == name) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  std::string_view cookie_pool;
+  std::string_view sticky_key;
+  for (const http::HeaderSpan& hs : h.headers) {
+    std::string_view name = hs.name.view(base);
+    if (!rt.force_header.empty() && http::iequals(name, rt.force_header)) {
+      int s = slot_named(hs.value.view(base));
+      if (s >= 0) return s;  // an operator or a test names the pool
+    }
+    if (rt.sticky == StickyMode::Cookie && http::classify(name) == http::Tok::Cookie) {
+      std::string_view v = hs.value.view(base);
+      size_t at = v.find("sluice_pool=");
+      while (at != std::string_view::npos && at > 0 && v[at - 1] != ' ' && v[at - 1] != ';') {
+        at = v.find("sluice_pool=", at + 1);
+      }
+      if (at != std::string_view::npos) {
+        cookie_pool = v.substr(at + 12);
+        cookie_pool = cookie_pool.substr(0, cookie_pool.find(';'));
+      }
+    }
+    if (rt.sticky == StickyMode::Header && http::iequals(name, rt.sticky_header)) {
+      sticky_key = hs.value.view(base);
+    }
+  }
+  switch (rt.sticky) {
+    case StickyMode::Cookie: {
+      int s = cookie_pool.empty() ? -1 : slot_named(cookie_pool);
+      if (s >= 0 && w[static_cast<size_t>(s)] > 0) return s;
+      // New client, or its pool lost all weight: choose and tell it.
+      int pick = pickers_[route].pick();
+      if (pick >= 0 && set_cookie != nullptr) {
+        *set_cookie = "Set-Cookie: sluice_pool=";
+        *set_cookie += snap_->pools[rt.pools[static_cast<size_t>(pick)]].name;
+        *set_cookie += "; Path=/; HttpOnly; SameSite=Lax";
+        if (tls) *set_cookie += "; Secure";
+        *set_cookie += "\r\n";
+      }
+      return pick;
+    }
+    case StickyMode::Ip:
+      return routing::rendezvous_pick(routing::hash_key(client_ip), w, rt.pool_ids);
+    case StickyMode::Header:
+      if (!sticky_key.empty()) {
+        return routing::rendezvous_pick(routing::hash_key(sticky_key), w, rt.pool_ids);
+      }
+      return pickers_[route].pick();
+    case StickyMode::None:
+      break;
+  }
+  return pickers_[route].pick();
 }
 
 void Worker::new_request_id(char out[32]) {

@@ -39,7 +39,7 @@ struct ListenFd {
 class Worker {
  public:
   Worker(Server& server, unsigned id, std::shared_ptr<const Snapshot> snap,
-         std::vector<ListenFd> fds);
+         std::shared_ptr<const RouteWeights> weights, std::vector<ListenFd> fds);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -55,14 +55,21 @@ class Worker {
   Server& server() { return server_; }
   const Snapshot& snap() const { return *snap_; }
   const std::shared_ptr<const Snapshot>& snap_ptr() const { return snap_; }
-  void set_snapshot(std::shared_ptr<const Snapshot> snap);
+  void set_snapshot(std::shared_ptr<const Snapshot> snap,
+                    std::shared_ptr<const RouteWeights> weights);
+  void set_weights(std::shared_ptr<const RouteWeights> weights);
   BufferPool& buffers() { return buffers_; }
   UpstreamPool& upstreams() { return *upstreams_; }
   observe::AccessLog& access_log() { return access_log_; }
   uint64_t now_ms() const { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
   bool draining() const { return draining_; }
-  // Weighted pool choice for a route (per-worker cursor, no lock).
-  int pick_pool(uint32_t route);
+  // Which slot (pool position in the route's split) serves this request:
+  // force header, then stickiness (cookie, header, client ip) by rendezvous
+  // hashing over the current weights, else the smooth weighted cursor.
+  // -1 when every weight is 0. `*set_cookie` is set when the client must be
+  // told its pool (cookie mode).
+  int choose_slot(uint32_t route, const http::MessageHead& h, const char* base,
+                  std::string_view client_ip, bool tls, std::string* set_cookie);
   void new_request_id(char out[32]);
 
   void add_conn(Downstream* c);
@@ -85,6 +92,7 @@ class Worker {
   Server& server_;
   unsigned id_;
   std::shared_ptr<const Snapshot> snap_;
+  std::shared_ptr<const RouteWeights> weights_;
   std::vector<ListenFd> fds_;
   uv_loop_t loop_{};
   uv_async_t async_{};

@@ -1,0 +1,763 @@
+#include "proxy/control.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "proxy/observe/log.h"
+#include "proxy/server.h"
+#include "sluice_version.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr uint64_t kTickMs = 100;
+
+void append_num(std::string& out, uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<size_t>(r.ptr - buf));
+}
+
+void append_real(std::string& out, double v) {
+  if (!std::isfinite(v)) v = 0;
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, std::round(v * 10000.0) / 10000.0);
+  out.append(buf, static_cast<size_t>(r.ptr - buf));
+}
+
+void append_key(std::string& out, std::string_view k) {
+  observe::append_json_string(out, k);
+  out.push_back(':');
+}
+
+std::string error_json(std::string_view msg) {
+  std::string out = "{\"error\":";
+  observe::append_json_string(out, msg);
+  out += "}";
+  return out;
+}
+
+admin::Reply error_reply(int status, std::string_view msg) {
+  return admin::Reply{status, error_json(msg)};
+}
+
+// Writes `data` to `path` atomically: temp file, fsync, rename, fsync dir.
+bool write_atomically(const std::string& path, const std::string& data, std::string* error) {
+  std::string dir = path.substr(0, path.rfind('/'));
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    *error = "open " + tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t w = ::write(fd, p, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      *error = "write " + tmp + ": " + std::strerror(errno);
+      ::close(fd);
+      return false;
+    }
+    p += w;
+    left -= static_cast<size_t>(w);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    *error = "fsync " + tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    *error = "rename " + tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return true;
+}
+
+bool mkdir_p(const std::string& path) {
+  if (path.empty()) return false;
+  std::string cur;
+  std::stringstream ss(path);
+  std::string part;
+  if (path[0] == '/') cur = "/";
+  while (std::getline(ss, part, '/')) {
+    if (part.empty()) continue;
+    cur += part;
+    if (::mkdir(cur.c_str(), 0750) != 0 && errno != EEXIST) return false;
+    cur += "/";
+  }
+  return true;
+}
+
+}  // namespace
+
+Control::Control(Server& server, uv_loop_t* loop) : server_(server), loop_(loop) {}
+
+Control::~Control() = default;
+
+routing::MonoTime Control::mono_now() const {
+  return routing::mono_ms(static_cast<int64_t>(uv_now(loop_)));
+}
+
+routing::WallTime Control::wall_now() {
+  return routing::wall_ms(static_cast<int64_t>(observe::wall_ms()));
+}
+
+std::vector<Control::RouteRt> Control::build_routes(const config::Config& cfg) const {
+  std::vector<RouteRt> out;
+  for (const config::Route& r : cfg.routes) {
+    RouteRt rt;
+    rt.name = r.name;
+    for (uint32_t slot = 0; slot < r.split.size(); ++slot) {
+      const config::SplitEntry& e = r.split[slot];
+      rt.policy.weights.push_back(e.weight);
+      if (e.pool == r.baseline) rt.policy.baseline = slot;
+      PoolRt p{cfg.pools[e.pool].name, routing::SlidingWindow(r.rollback.window, 10), {}, {}, 0, {}};
+      p.seen.latency.assign(routing::LatencyHistogram::kBuckets, 0);
+      p.cumulative.latency.assign(routing::LatencyHistogram::kBuckets, 0);
+      rt.pools.push_back(std::move(p));
+    }
+    rt.configured = rt.policy.weights;
+    rt.policy.error_rate = r.rollback.error_rate;
+    rt.policy.min_requests = r.rollback.min_requests;
+    if (r.rollback.p99_latency) {
+      rt.policy.p99_latency = std::chrono::duration_cast<routing::Micros>(*r.rollback.p99_latency);
+    }
+    if (r.rollout) {
+      rt.policy.rollout = routing::RolloutPolicy{r.rollout->steps, r.rollout->interval};
+    }
+    rt.state = routing::initial_state(rt.policy, wall_now());
+    switch (r.sticky) {
+      case config::Sticky::None: rt.sticky = "none"; break;
+      case config::Sticky::Cookie: rt.sticky = "cookie"; break;
+      case config::Sticky::Header: rt.sticky = "header:" + r.sticky_header; break;
+      case config::Sticky::Ip: rt.sticky = "ip"; break;
+    }
+    out.push_back(std::move(rt));
+  }
+  return out;
+}
+
+std::string Control::state_path() const { return cfg_->global.state_dir + "/state.json"; }
+
+// Loads state_dir/state.json into `routes`. A corrupt file is set aside and
+// reported, never silently dropped: the config's weights apply.
+void Control::restore(std::vector<RouteRt>& routes) {
+  std::string path = state_path();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno != ENOENT) {
+      observe::Event("warn", "state_unreadable").str("path", path).str("error", std::strerror(errno));
+    }
+    return;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  routing::StateParseResult parsed = routing::parse_state(ss.str());
+  if (!parsed.ok()) {
+    std::string aside = path + ".corrupt-" + std::to_string(observe::wall_ms());
+    ::rename(path.c_str(), aside.c_str());
+    observe::Event("error", "state_corrupt")
+        .str("path", path)
+        .str("error", parsed.error)
+        .str("kept_as", aside)
+        .str("action", "starting from the configured weights");
+    return;
+  }
+  for (RouteRt& r : routes) {
+    for (const routing::PersistedRoute& pr : parsed.routes) {
+      if (pr.name != r.name) continue;
+      std::vector<std::string> names;
+      for (const PoolRt& p : r.pools) names.push_back(p.name);
+      std::optional<routing::RouteState> st =
+          routing::restore_state(r.policy, names, pr, wall_now());
+      if (st) {
+        r.state = std::move(*st);
+        observe::Event("info", "state_restored").str("route", r.name);
+      } else {
+        observe::Event("warn", "state_dropped")
+            .str("route", r.name)
+            .str("reason", "the route's pools changed in the config");
+      }
+    }
+  }
+}
+
+bool Control::init(std::shared_ptr<const config::Config> cfg, unsigned workers,
+                   std::string* error) {
+  workers_ = workers;
+  cfg_ = std::move(cfg);
+  snap_ = build_snapshot(cfg_, workers_, error);
+  if (!snap_) return false;
+  routes_ = build_routes(*cfg_);
+  restore(routes_);
+  auto w = std::make_shared<RouteWeights>();
+  w->version = 1;
+  for (const RouteRt& r : routes_) w->routes.push_back(r.state.weights);
+  weights_ = std::move(w);
+  start_ms_ = observe::wall_ms();
+  return true;
+}
+
+void Control::start() {
+  uv_timer_init(loop_, &tick_);
+  tick_.data = this;
+  uv_timer_start(&tick_, &Control::on_tick, kTickMs, kTickMs);
+  tick_started_ = true;
+}
+
+void Control::stop() {
+  if (tick_started_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
+    tick_started_ = false;
+  }
+}
+
+void Control::on_tick(uv_timer_t* t) { static_cast<Control*>(t->data)->tick(); }
+
+void Control::collect() {
+  StatsBlock& block = *snap_->stats;
+  routing::MonoTime now = mono_now();
+  for (size_t r = 0; r < routes_.size() && r < block.routes(); ++r) {
+    RouteRt& route = routes_[r];
+    for (uint32_t slot = 0; slot < route.pools.size() && slot < block.slots(r); ++slot) {
+      Totals cur;
+      cur.latency.assign(routing::LatencyHistogram::kBuckets, 0);
+      for (unsigned w = 0; w < block.workers(); ++w) {
+        StatCell& c = block.cell(w, r, slot);
+        cur.requests += c.requests.load(std::memory_order_relaxed);
+        cur.errors_5xx += c.errors_5xx.load(std::memory_order_relaxed);
+        cur.connect_failures += c.connect_failures.load(std::memory_order_relaxed);
+        cur.timeouts += c.timeouts.load(std::memory_order_relaxed);
+        for (int k = 0; k < 6; ++k) cur.by_class[k] += c.by_class[k].load(std::memory_order_relaxed);
+        for (size_t b = 0; b < cur.latency.size(); ++b) {
+          cur.latency[b] += c.latency[b].load(std::memory_order_relaxed);
+        }
+      }
+      PoolRt& p = route.pools[slot];
+      if (cur.requests == p.seen.requests) continue;
+      routing::PoolCounters delta;
+      delta.requests = cur.requests - p.seen.requests;
+      delta.errors_5xx = cur.errors_5xx - p.seen.errors_5xx;
+      delta.connect_failures = cur.connect_failures - p.seen.connect_failures;
+      delta.timeouts = cur.timeouts - p.seen.timeouts;
+      for (size_t b = 0; b < cur.latency.size(); ++b) {
+        uint64_t d = cur.latency[b] - p.seen.latency[b];
+        if (d != 0) delta.latency.record_us(routing::LatencyHistogram::bucket_low(b), d);
+        p.cumulative.latency[b] += d;
+      }
+      p.cumulative.requests += delta.requests;
+      p.cumulative.errors_5xx += delta.errors_5xx;
+      p.cumulative.connect_failures += delta.connect_failures;
+      p.cumulative.timeouts += delta.timeouts;
+      for (int k = 0; k < 6; ++k) p.cumulative.by_class[k] += cur.by_class[k] - p.seen.by_class[k];
+      p.window.add(now, delta);
+      p.seen = std::move(cur);
+    }
+  }
+}
+
+std::vector<routing::WindowStats> Control::window_stats(RouteRt& r, routing::MonoTime now) {
+  std::vector<routing::WindowStats> out;
+  out.reserve(r.pools.size());
+  for (PoolRt& p : r.pools) out.push_back(p.window.stats(now));
+  return out;
+}
+
+void Control::tick() {
+  collect();
+  routing::MonoTime now = mono_now();
+  bool changed = false;
+  for (RouteRt& r : routes_) {
+    std::vector<routing::WindowStats> stats = window_stats(r, now);
+    routing::Evaluation ev = routing::evaluate(r.policy, r.state, stats, wall_now());
+    for (size_t i = 0; i < ev.pools.size() && i < r.pools.size(); ++i) r.pools[i].verdict = ev.pools[i];
+    if (!ev.new_rollbacks.empty()) log_rollbacks(r, ev.new_rollbacks);
+    if (ev.rollout_advanced) {
+      const routing::RolloutState& ro = *r.state.rollout;
+      observe::Event("info", "rollout_step")
+          .str("route", r.name)
+          .num("step", ro.step)
+          .num("percent", r.policy.rollout->steps[ro.step])
+          .str("status", routing::to_string(ro.status));
+    }
+    changed = changed || ev.weights_changed;
+  }
+  if (changed) {
+    publish();
+    persist();
+  }
+}
+
+void Control::log_rollbacks(const RouteRt& r, const std::vector<routing::RollbackRecord>& recs) {
+  for (const routing::RollbackRecord& rec : recs) {
+    if (rec.pool >= r.pools.size()) continue;
+    const_cast<PoolRt&>(r.pools[rec.pool]).rollbacks++;
+    observe::Event ev("warn", "rollback");
+    ev.str("route", r.name)
+        .str("pool", r.pools[rec.pool].name)
+        .str("baseline", r.pools[r.policy.baseline].name)
+        .str("reason", routing::to_string(rec.reason))
+        .real("observed_rate", rec.observed_rate)
+        .num("requests", static_cast<int64_t>(rec.requests))
+        .num("window_s",
+             static_cast<int64_t>(r.pools[rec.pool].window.window().count() / 1000))
+        .num("weight_moved", rec.weight_moved);
+    if (rec.observed_p99) ev.real("p99_ms", static_cast<double>(rec.observed_p99->count()) / 1000.0);
+  }
+}
+
+void Control::publish() {
+  auto w = std::make_shared<RouteWeights>();
+  w->version = weights_ ? weights_->version + 1 : 1;
+  for (const RouteRt& r : routes_) w->routes.push_back(r.state.weights);
+  weights_ = w;
+  server_.publish_weights(weights_);
+}
+
+void Control::persist() {
+  std::vector<routing::PersistedRoute> out;
+  for (const RouteRt& r : routes_) {
+    routing::PersistedRoute pr;
+    pr.name = r.name;
+    for (const PoolRt& p : r.pools) pr.pools.push_back(p.name);
+    pr.state = r.state;
+    out.push_back(std::move(pr));
+  }
+  std::string error;
+  if (!mkdir_p(cfg_->global.state_dir)) {
+    observe::Event("error", "state_write_failed")
+        .str("path", cfg_->global.state_dir)
+        .str("error", std::strerror(errno));
+    return;
+  }
+  if (!write_atomically(state_path(), routing::serialize_state(out), &error)) {
+    observe::Event("error", "state_write_failed").str("path", state_path()).str("error", error);
+  }
+}
+
+Control::RouteRt* Control::find_route(std::string_view name) {
+  for (RouteRt& r : routes_) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+void Control::audit(std::string_view action, std::string_view route, const admin::Caller& who,
+                    bool dry_run, std::string_view detail, int status) {
+  observe::Event ev("info", "admin");
+  ev.str("action", action);
+  if (!route.empty()) ev.str("route", route);
+  ev.num("uid", who.uid).num("pid", who.pid).flag("dry_run", dry_run).num("status", status);
+  if (!detail.empty()) ev.str("detail", detail);
+}
+
+// ---------------------------------------------------------------- admin API
+
+admin::Reply Control::set_split(std::string_view route,
+                                const std::vector<std::pair<std::string, uint64_t>>& weights,
+                                bool dry_run, const admin::Caller& who) {
+  auto refuse = [&](int status, const std::string& msg) {
+    audit("split", route, who, dry_run, msg, status);
+    return error_reply(status, msg);
+  };
+  RouteRt* r = find_route(route);
+  if (r == nullptr) return refuse(404, "no route named \"" + std::string(route) + "\"");
+  std::vector<uint32_t> w(r->pools.size(), 0);
+  std::vector<bool> given(r->pools.size(), false);
+  for (const auto& [name, value] : weights) {
+    size_t slot = r->pools.size();
+    for (size_t i = 0; i < r->pools.size(); ++i) {
+      if (r->pools[i].name == name) slot = i;
+    }
+    if (slot == r->pools.size()) {
+      return refuse(400, "route \"" + r->name + "\" has no pool \"" + name + "\"");
+    }
+    if (given[slot]) return refuse(400, "pool \"" + name + "\" given twice");
+    if (value > 1000000) return refuse(400, "weight of \"" + name + "\" is over 1000000");
+    given[slot] = true;
+    w[slot] = static_cast<uint32_t>(value);
+  }
+  for (size_t i = 0; i < given.size(); ++i) {
+    if (!given[i]) {
+      return refuse(400, "weight for pool \"" + r->pools[i].name + "\" is missing (give every pool of the route)");
+    }
+  }
+  routing::RouteState next = r->state;
+  std::string err;
+  if (!routing::set_weights(r->policy, next, w, &err)) return refuse(400, err);
+  std::string detail;
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (!detail.empty()) detail += ",";
+    detail += r->pools[i].name + "=" + std::to_string(w[i]);
+  }
+  audit("split", route, who, dry_run, detail, 200);
+  if (!dry_run) {
+    r->state = std::move(next);
+    // Fresh evidence for the new weights: old failures must not roll back at once.
+    for (PoolRt& p : r->pools) p.window.clear();
+    publish();
+    persist();
+  }
+  std::string body = "{\"route\":";
+  observe::append_json_string(body, r->name);
+  body += ",\"dry_run\":";
+  body += dry_run ? "true" : "false";
+  body += ",\"effective\":{";
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (i) body += ",";
+    append_key(body, r->pools[i].name);
+    append_num(body, w[i]);
+  }
+  body += "}}";
+  return admin::Reply{200, body};
+}
+
+admin::Reply Control::rollback(std::string_view route, std::optional<std::string_view> pool,
+                               bool dry_run, const admin::Caller& who) {
+  RouteRt* r = find_route(route);
+  if (r == nullptr) {
+    audit("rollback", route, who, dry_run, "unknown route", 404);
+    return error_reply(404, "no route named \"" + std::string(route) + "\"");
+  }
+  std::optional<uint32_t> slot;
+  if (pool) {
+    for (uint32_t i = 0; i < r->pools.size(); ++i) {
+      if (r->pools[i].name == *pool) slot = i;
+    }
+    if (!slot) {
+      audit("rollback", route, who, dry_run, "unknown pool", 400);
+      return error_reply(400, "route \"" + r->name + "\" has no pool \"" + std::string(*pool) + "\"");
+    }
+    if (*slot == r->policy.baseline) {
+      audit("rollback", route, who, dry_run, "baseline", 400);
+      return error_reply(400, "\"" + std::string(*pool) + "\" is the baseline of route \"" +
+                                  r->name + "\"; it cannot be rolled back");
+    }
+  }
+  routing::RouteState next = r->state;
+  std::vector<routing::WindowStats> stats = window_stats(*r, mono_now());
+  std::vector<routing::RollbackRecord> recs =
+      routing::manual_rollback(r->policy, next, slot, wall_now(), stats);
+  std::string detail = pool ? std::string(*pool) : std::string("all non-baseline pools");
+  audit("rollback", route, who, dry_run, detail, 200);
+  if (!dry_run && !recs.empty()) {
+    r->state = std::move(next);
+    log_rollbacks(*r, recs);
+    publish();
+    persist();
+  }
+  std::string body = "{\"route\":";
+  observe::append_json_string(body, r->name);
+  body += ",\"dry_run\":";
+  body += dry_run ? "true" : "false";
+  body += ",\"rolled_back\":[";
+  for (size_t i = 0; i < recs.size(); ++i) {
+    if (i) body += ",";
+    observe::append_json_string(body, r->pools[recs[i].pool].name);
+  }
+  body += "]}";
+  return admin::Reply{200, body};
+}
+
+bool Control::reload(bool dry_run, std::string* errors) {
+  config::LoadResult res = config::load_file(cfg_->path);
+  if (!res.config) {
+    for (const auto& d : res.errors) {
+      if (!errors->empty()) *errors += "\n";
+      *errors += d.str();
+    }
+    if (!dry_run) ++reloads_failed_;
+    return false;
+  }
+  std::string err;
+  auto snap = build_snapshot(res.config, workers_, &err);
+  if (!snap) {
+    *errors = err;
+    if (!dry_run) ++reloads_failed_;
+    return false;
+  }
+  if (dry_run) return true;
+
+  // Carry runtime state over by route name; a route whose split changed in
+  // the file takes the file's weights (and loses its rollback).
+  std::vector<RouteRt> next = build_routes(*res.config);
+  for (RouteRt& n : next) {
+    RouteRt* old = find_route(n.name);
+    if (old == nullptr || old->pools.size() != n.pools.size()) continue;
+    bool same_pools = true;
+    for (size_t i = 0; i < n.pools.size(); ++i) same_pools = same_pools && old->pools[i].name == n.pools[i].name;
+    if (!same_pools) continue;
+    for (size_t i = 0; i < n.pools.size(); ++i) {
+      n.pools[i].window = std::move(old->pools[i].window);
+      n.pools[i].cumulative = std::move(old->pools[i].cumulative);
+      n.pools[i].rollbacks = old->pools[i].rollbacks;
+    }
+    if (old->configured == n.configured) n.state = old->state;
+  }
+  bool listeners_changed = res.config->listeners.size() != cfg_->listeners.size();
+  for (size_t i = 0; !listeners_changed && i < res.config->listeners.size(); ++i) {
+    listeners_changed = res.config->listeners[i].listen != cfg_->listeners[i].listen ||
+                        res.config->listeners[i].tls != cfg_->listeners[i].tls ||
+                        res.config->listeners[i].redirect_https != cfg_->listeners[i].redirect_https;
+  }
+  collect();  // the old block's last counts
+  cfg_ = res.config;
+  snap_ = snap;
+  routes_ = std::move(next);
+  auto w = std::make_shared<RouteWeights>();
+  w->version = weights_->version + 1;
+  for (const RouteRt& r : routes_) w->routes.push_back(r.state.weights);
+  weights_ = w;
+  server_.publish_snapshot(snap_, weights_);
+  persist();
+  ++reloads_ok_;
+  observe::Event ev("info", "reloaded");
+  ev.num("generation", static_cast<int64_t>(snap_->generation));
+  if (listeners_changed) ev.str("warning", "listener changes need a restart; kept the old sockets");
+  return true;
+}
+
+admin::Reply Control::reload(bool dry_run, const admin::Caller& who) {
+  std::string errors;
+  bool ok = reload(dry_run, &errors);
+  audit("reload", "", who, dry_run, ok ? "" : errors, ok ? 200 : 400);
+  if (!ok) {
+    observe::Event("error", "reload_failed").str("errors", errors);
+    return error_reply(400, errors);
+  }
+  return admin::Reply{200, std::string("{\"reloaded\":") + (dry_run ? "false" : "true") +
+                               ",\"dry_run\":" + (dry_run ? "true" : "false") + "}"};
+}
+
+bool Control::ready() { return !draining_; }
+
+admin::Reply Control::status() {
+  routing::MonoTime now = mono_now();
+  routing::WallTime wall = wall_now();
+  std::string o;
+  o.reserve(2048);
+  o += "{\"version\":";
+  observe::append_json_string(o, SLUICE_VERSION);
+  o += ",\"uptime_s\":";
+  append_num(o, (observe::wall_ms() - start_ms_) / 1000);
+  o += ",\"workers\":";
+  append_num(o, workers_);
+  o += ",\"draining\":";
+  o += draining_ ? "true" : "false";
+  o += ",\"connections\":{\"active\":";
+  uint64_t active = server_.active_connections();
+  uint64_t idle = server_.idle_connections();
+  append_num(o, active >= idle ? active - idle : 0);
+  o += ",\"idle\":";
+  append_num(o, idle);
+  o += "},\"routes\":[";
+  for (size_t ri = 0; ri < routes_.size(); ++ri) {
+    RouteRt& r = routes_[ri];
+    if (ri) o += ",";
+    o += "{\"name\":";
+    observe::append_json_string(o, r.name);
+    o += ",\"baseline\":";
+    observe::append_json_string(o, r.pools[r.policy.baseline].name);
+    o += ",\"sticky\":";
+    observe::append_json_string(o, r.sticky);
+    auto weights_obj = [&](const std::vector<uint32_t>& w) {
+      o += "{";
+      for (size_t i = 0; i < r.pools.size(); ++i) {
+        if (i) o += ",";
+        append_key(o, r.pools[i].name);
+        append_num(o, i < w.size() ? w[i] : 0);
+      }
+      o += "}";
+    };
+    o += ",\"configured\":";
+    weights_obj(r.configured);
+    o += ",\"effective\":";
+    weights_obj(r.state.weights);
+    o += ",\"operator_set\":";
+    o += r.state.operator_set ? "true" : "false";
+    auto rollback_obj = [&](const routing::RollbackRecord& rec) {
+      o += "{\"pool\":";
+      observe::append_json_string(o, r.pools[rec.pool].name);
+      o += ",\"reason\":";
+      observe::append_json_string(o, routing::to_string(rec.reason));
+      o += ",\"observed_rate\":";
+      append_real(o, rec.observed_rate);
+      o += ",\"requests\":";
+      append_num(o, rec.requests);
+      o += ",\"weight_moved\":";
+      append_num(o, rec.weight_moved);
+      o += ",\"at\":";
+      observe::append_json_string(o, routing::format_utc(rec.at));
+      o += "}";
+    };
+    o += ",\"rollback\":";
+    if (r.state.rollbacks.empty()) {
+      o += "null";
+    } else {
+      rollback_obj(r.state.rollbacks.back());
+    }
+    o += ",\"rollbacks\":[";
+    for (size_t i = 0; i < r.state.rollbacks.size(); ++i) {
+      if (i) o += ",";
+      rollback_obj(r.state.rollbacks[i]);
+    }
+    o += "],\"rollout\":";
+    if (!r.state.rollout || !r.policy.rollout) {
+      o += "null";
+    } else {
+      const routing::RolloutState& ro = *r.state.rollout;
+      const auto& steps = r.policy.rollout->steps;
+      o += "{\"step\":";
+      append_num(o, ro.step);
+      o += ",\"steps\":[";
+      for (size_t i = 0; i < steps.size(); ++i) {
+        if (i) o += ",";
+        append_num(o, steps[i]);
+      }
+      o += "],\"percent\":";
+      append_num(o, steps[std::min<size_t>(ro.step, steps.size() - 1)]);
+      o += ",\"status\":";
+      observe::append_json_string(o, routing::to_string(ro.status));
+      o += ",\"next_step_in_s\":";
+      if (ro.status == routing::RolloutStatus::kRunning) {
+        double left = static_cast<double>((ro.next_step_at - wall).count()) / 1000.0;
+        append_real(o, left < 0 ? 0 : left);
+      } else {
+        o += "null";
+      }
+      o += "}";
+    }
+    o += ",\"pools\":{";
+    for (size_t i = 0; i < r.pools.size(); ++i) {
+      PoolRt& p = r.pools[i];
+      routing::WindowStats ws = p.window.stats(now);
+      routing::PoolVerdict v = routing::judge(r.policy, ws);
+      if (i) o += ",";
+      append_key(o, p.name);
+      o += "{\"window_requests\":";
+      append_num(o, ws.requests);
+      o += ",\"window_errors\":";
+      append_num(o, ws.errors);
+      o += ",\"error_rate\":";
+      append_real(o, ws.error_rate());
+      o += ",\"p99_ms\":";
+      if (ws.p99) {
+        append_real(o, static_cast<double>(ws.p99->count()) / 1000.0);
+      } else {
+        o += "null";
+      }
+      o += ",\"verdict\":";
+      observe::append_json_string(o, routing::to_string(v.verdict));
+      o += ",\"rollbacks\":";
+      append_num(o, p.rollbacks);
+      o += "}";
+    }
+    o += "}}";
+  }
+  o += "]}";
+  return admin::Reply{200, o};
+}
+
+admin::Reply Control::metrics() {
+  collect();
+  std::string o;
+  o.reserve(4096);
+  auto labels = [&](const RouteRt& r, const PoolRt& p) {
+    o += "{route=\"";
+    o += r.name;
+    o += "\",pool=\"";
+    o += p.name;
+    o += "\"";
+  };
+  o += "# HELP sluice_requests_total Proxied requests by route, pool and status class.\n";
+  o += "# TYPE sluice_requests_total counter\n";
+  static const char* kClass[6] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+  for (const RouteRt& r : routes_) {
+    for (const PoolRt& p : r.pools) {
+      for (int k = 1; k < 6; ++k) {
+        o += "sluice_requests_total";
+        labels(r, p);
+        o += ",code_class=\"";
+        o += kClass[k];
+        o += "\"} ";
+        append_num(o, p.cumulative.by_class[k]);
+        o += "\n";
+      }
+    }
+  }
+  o += "# HELP sluice_upstream_errors_total Upstream failures counted against a pool.\n";
+  o += "# TYPE sluice_upstream_errors_total counter\n";
+  for (const RouteRt& r : routes_) {
+    for (const PoolRt& p : r.pools) {
+      const std::pair<const char*, uint64_t> kinds[] = {
+          {"5xx", p.cumulative.errors_5xx},
+          {"connect", p.cumulative.connect_failures},
+          {"timeout", p.cumulative.timeouts}};
+      for (const auto& [kind, v] : kinds) {
+        o += "sluice_upstream_errors_total";
+        labels(r, p);
+        o += ",kind=\"";
+        o += kind;
+        o += "\"} ";
+        append_num(o, v);
+        o += "\n";
+      }
+    }
+  }
+  o += "# HELP sluice_route_weight Effective weight of each pool of a route.\n";
+  o += "# TYPE sluice_route_weight gauge\n";
+  for (const RouteRt& r : routes_) {
+    for (size_t i = 0; i < r.pools.size(); ++i) {
+      o += "sluice_route_weight";
+      labels(r, r.pools[i]);
+      o += "} ";
+      append_num(o, r.state.weights[i]);
+      o += "\n";
+    }
+  }
+  o += "# HELP sluice_rollbacks_total Rollbacks of a pool (automatic and manual).\n";
+  o += "# TYPE sluice_rollbacks_total counter\n";
+  for (const RouteRt& r : routes_) {
+    for (const PoolRt& p : r.pools) {
+      o += "sluice_rollbacks_total";
+      labels(r, p);
+      o += "} ";
+      append_num(o, p.rollbacks);
+      o += "\n";
+    }
+  }
+  o += "# HELP sluice_connections Client connections.\n";
+  o += "# TYPE sluice_connections gauge\n";
+  uint64_t active = server_.active_connections();
+  uint64_t idle = server_.idle_connections();
+  o += "sluice_connections{state=\"active\"} ";
+  append_num(o, active >= idle ? active - idle : 0);
+  o += "\nsluice_connections{state=\"idle\"} ";
+  append_num(o, idle);
+  o += "\n# HELP sluice_config_reloads_total Configuration reloads.\n";
+  o += "# TYPE sluice_config_reloads_total counter\n";
+  o += "sluice_config_reloads_total{result=\"success\"} ";
+  append_num(o, reloads_ok_);
+  o += "\nsluice_config_reloads_total{result=\"failure\"} ";
+  append_num(o, reloads_failed_);
+  o += "\n";
+  return admin::Reply{200, o, "text/plain; version=0.0.4; charset=utf-8"};
+}
+
+}  // namespace sluice

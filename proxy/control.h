@@ -1,0 +1,113 @@
+// The control plane: runtime weights, rollback and rollout, persistence, the
+// admin API. Lives on the main thread's loop, never on a worker.
+//
+// Every `tick` (100 ms) it reads the workers' counters (atomics, no locks),
+// feeds each route's sliding windows, asks routing/controller for verdicts,
+// and when effective weights change it posts an immutable weight table to
+// every worker, logs the event and persists the state. Workers only ever
+// read what it posts.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/admin/control_api.h"
+#include "proxy/config/config.h"
+#include "proxy/snapshot.h"
+#include "routing/controller.h"
+#include "routing/window.h"
+
+namespace sluice {
+
+class Server;
+
+class Control : public admin::ControlApi {
+ public:
+  Control(Server& server, uv_loop_t* loop);
+  ~Control() override;
+  Control(const Control&) = delete;
+  Control& operator=(const Control&) = delete;
+
+  // Builds the first snapshot and the runtime state (restored from state_dir
+  // when present). False with *error when the config cannot run.
+  bool init(std::shared_ptr<const config::Config> cfg, unsigned workers, std::string* error);
+  const std::shared_ptr<const Snapshot>& snapshot() const { return snap_; }
+  const std::shared_ptr<const RouteWeights>& weights() const { return weights_; }
+
+  void start();  // tick timer
+  void begin_drain() { draining_ = true; }
+  void stop();   // close handles so the main loop can end
+
+  // SIGHUP and POST /v1/reload. Returns false with the errors (one per line).
+  bool reload(bool dry_run, std::string* errors);
+
+  // ---- admin::ControlApi ----
+  admin::Reply status() override;
+  admin::Reply set_split(std::string_view route,
+                         const std::vector<std::pair<std::string, uint64_t>>& weights,
+                         bool dry_run, const admin::Caller& who) override;
+  admin::Reply rollback(std::string_view route, std::optional<std::string_view> pool,
+                        bool dry_run, const admin::Caller& who) override;
+  admin::Reply reload(bool dry_run, const admin::Caller& who) override;
+  admin::Reply metrics() override;
+  bool live() override { return true; }
+  bool ready() override;
+
+ private:
+  struct Totals {
+    uint64_t requests = 0, errors_5xx = 0, connect_failures = 0, timeouts = 0;
+    uint64_t by_class[6] = {};
+    std::vector<uint64_t> latency;  // per histogram bucket
+  };
+  struct PoolRt {
+    std::string name;
+    routing::SlidingWindow window;
+    Totals seen;        // cumulative, as last read from the current StatsBlock
+    Totals cumulative;  // for metrics: survives reloads
+    uint64_t rollbacks = 0;
+    routing::PoolVerdict verdict;
+  };
+  struct RouteRt {
+    std::string name;
+    routing::RoutePolicy policy;
+    routing::RouteState state;
+    std::vector<uint32_t> configured;  // the file's split, to see changes on reload
+    std::vector<PoolRt> pools;         // one per slot
+    std::string sticky;
+  };
+
+  std::vector<RouteRt> build_routes(const config::Config& cfg) const;
+  void restore(std::vector<RouteRt>& routes);
+  static void on_tick(uv_timer_t* t);
+  void tick();
+  void collect();
+  void publish();
+  void persist();
+  std::string state_path() const;
+  void log_rollbacks(const RouteRt& r, const std::vector<routing::RollbackRecord>& recs);
+  RouteRt* find_route(std::string_view name);
+  std::vector<routing::WindowStats> window_stats(RouteRt& r, routing::MonoTime now);
+  routing::MonoTime mono_now() const;
+  static routing::WallTime wall_now();
+  void audit(std::string_view action, std::string_view route, const admin::Caller& who,
+             bool dry_run, std::string_view detail, int status);
+
+  Server& server_;
+  uv_loop_t* loop_;
+  uv_timer_t tick_{};
+  bool tick_started_ = false;
+  bool draining_ = false;
+  unsigned workers_ = 1;
+  std::shared_ptr<const config::Config> cfg_;
+  std::shared_ptr<const Snapshot> snap_;
+  std::shared_ptr<const RouteWeights> weights_;
+  std::vector<RouteRt> routes_;
+  uint64_t start_ms_ = 0;
+  uint64_t reloads_ok_ = 0;
+  uint64_t reloads_failed_ = 0;
+};
+
+}  // namespace sluice
