@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "proxy/http/headers.h"
+#include "proxy/redirect.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
 
@@ -254,6 +255,11 @@ void Downstream::on_head() {
   }
 
   std::string_view path = url.substr(0, url.find('?'));
+  const config::Listener& lcfg = snap.config->listeners[listener_];
+  if (lcfg.redirect_https) {
+    respond_redirect(lcfg, host, url, path, has_body);
+    return;
+  }
   int route = snap.table.match(host, path);
   if (route < 0) {
     respond_local(404, has_body, "no route");
@@ -315,6 +321,12 @@ void Downstream::on_write(uv_write_t* req, int status) {
 }
 
 void Downstream::respond_local(int status, bool close, std::string_view reason) {
+  respond_with(status, close, reason, {}, {}, {});
+}
+
+void Downstream::respond_with(int status, bool close, std::string_view reason,
+                              std::string_view content_type, std::string_view body,
+                              std::string_view location) {
   stop_read();
   uv_timer_stop(&timer_);
   timer_kind_ = kNone;
@@ -328,15 +340,44 @@ void Downstream::respond_local(int status, bool close, std::string_view reason) 
   ctx.tls = tls();
   ctx.keep_alive = !close_after_write_;
   ctx.client_http10 = parser_.head().http_minor == 0 && parser_.head_done();
-  http::build_local_response(out_, status, w_.snap().policy, ctx);
+  if (content_type.empty()) {
+    http::build_local_response(out_, status, w_.snap().policy, ctx, location);
+  } else {
+    http::build_local_body_response(out_, status, w_.snap().policy, ctx, content_type, body);
+  }
   uv_buf_t b = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
   if (close_after_write_) state_ = State::Closing;
   write(&b, 1);
 }
 
+void Downstream::respond_redirect(const config::Listener& l, std::string_view host,
+                                  std::string_view target, std::string_view path,
+                                  bool has_body) {
+  const http::MessageHead& h = parser_.head();
+  if (!l.acme_webroot.empty() && path.substr(0, kAcmePrefix.size()) == kAcmePrefix &&
+      (h.method == HTTP_GET || h.method == HTTP_HEAD)) {
+    std::string body;
+    if (!serve_acme_file(l.acme_webroot, path.substr(kAcmePrefix.size()), &body)) {
+      respond_local(404, has_body, "no such ACME token");
+      return;
+    }
+    if (h.method == HTTP_HEAD) body.clear();
+    respond_with(200, has_body, "acme token", "text/plain", body, {});
+    return;
+  }
+  std::string_view host_only;
+  if (!valid_redirect_host(host, &host_only)) {
+    respond_local(400, true, "invalid Host for the HTTPS redirect");
+    return;
+  }
+  std::string location;
+  build_https_location(location, host_only, l.https_port, target);
+  respond_with(301, has_body, "redirect to https", {}, {}, location);
+}
+
 void Downstream::log_local(int status, std::string_view reason) {
   observe::AccessLog& log = w_.access_log();
-  if (status >= 400) {
+  if (status >= 400 && status != 404) {
     observe::Event("info", "request_refused")
         .num("status", status)
         .str("reason", reason)

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "proxy/buffer.h"
+#include "proxy/config/config.h"
 #include "proxy/exchange.h"
 #include "proxy/http/parser.h"
 
@@ -75,6 +76,11 @@ class Downstream {
   void parse_head();
   void on_head();
   void respond_local(int status, bool close, std::string_view reason);
+  void respond_with(int status, bool close, std::string_view reason,
+                    std::string_view content_type, std::string_view body,
+                    std::string_view location);
+  void respond_redirect(const config::Listener& l, std::string_view host,
+                        std::string_view target, std::string_view path, bool has_body);
   void start_closing();
   void close_now(bool reset);
   void release_buffer_if_idle();

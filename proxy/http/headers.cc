@@ -302,6 +302,18 @@ void build_local_response(std::string& out, int status, const ResponsePolicy& po
   out.push_back('\n');
 }
 
+void build_local_body_response(std::string& out, int status, const ResponsePolicy& policy,
+                               const ResponseContext& ctx, std::string_view content_type,
+                               std::string_view body) {
+  append_status_line(out, status, reason_phrase(status));
+  append_line(out, "Content-Type", content_type);
+  out.append("Content-Length: ", 16);
+  append_uint(out, body.size());
+  out.append("\r\n", 2);
+  append_common_tail(out, policy, ctx);
+  out.append(body);
+}
+
 std::string_view reason_phrase(int status) {
   switch (status) {
     case 100: return "Continue";

@@ -104,6 +104,11 @@ void build_downstream_response(std::string& out, const MessageHead& resp, const 
 void build_local_response(std::string& out, int status, const ResponsePolicy& policy,
                           const ResponseContext& ctx, std::string_view location = {});
 
+// A 200 (or other) response with a small body sluice serves itself (ACME tokens).
+void build_local_body_response(std::string& out, int status, const ResponsePolicy& policy,
+                               const ResponseContext& ctx, std::string_view content_type,
+                               std::string_view body);
+
 std::string_view reason_phrase(int status);
 
 // 32 lower-case hex characters from two 64-bit random words.
