@@ -21,6 +21,7 @@ namespace sluice {
 namespace {
 
 constexpr uint64_t kTickMs = 100;
+constexpr uint64_t kTicketRotateMs = 12ull * 3600 * 1000;
 
 void append_num(std::string& out, uint64_t v) {
   char buf[24];
@@ -202,7 +203,10 @@ bool Control::init(std::shared_ptr<const config::Config> cfg, unsigned workers,
                    std::string* error) {
   workers_ = workers;
   cfg_ = std::move(cfg);
-  snap_ = build_snapshot(cfg_, workers_, error);
+  tls_shared_.ticket_keys = tls::TicketKeys::create(error);
+  if (!tls_shared_.ticket_keys) return false;
+  tls_shared_.counters = std::make_shared<tls::HandshakeCounters>();
+  snap_ = build_snapshot(cfg_, workers_, tls_shared_, error);
   if (!snap_) return false;
   routes_ = build_routes(*cfg_);
   restore(routes_);
@@ -218,11 +222,24 @@ void Control::start() {
   uv_timer_init(loop_, &tick_);
   tick_.data = this;
   uv_timer_start(&tick_, &Control::on_tick, kTickMs, kTickMs);
+  // Session ticket keys: rotated every 12 h, the previous key still accepted.
+  uv_timer_init(loop_, &ticket_timer_);
+  ticket_timer_.data = this;
+  uv_timer_start(&ticket_timer_, &Control::on_ticket_timer, kTicketRotateMs, kTicketRotateMs);
   tick_started_ = true;
+}
+
+void Control::on_ticket_timer(uv_timer_t* t) {
+  auto* self = static_cast<Control*>(t->data);
+  if (self->tls_shared_.ticket_keys->rotate()) {
+    observe::Event("info", "tls_ticket_keys_rotated")
+        .num("generation", static_cast<int64_t>(self->tls_shared_.ticket_keys->generation()));
+  }
 }
 
 void Control::stop() {
   if (tick_started_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&ticket_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
     tick_started_ = false;
   }
@@ -486,7 +503,7 @@ bool Control::reload(bool dry_run, std::string* errors) {
     return false;
   }
   std::string err;
-  auto snap = build_snapshot(res.config, workers_, &err);
+  auto snap = build_snapshot(res.config, workers_, tls_shared_, &err);
   if (!snap) {
     *errors = err;
     if (!dry_run) ++reloads_failed_;

@@ -108,6 +108,9 @@ class Control : public admin::ControlApi {
   uint64_t start_ms_ = 0;
   uint64_t reloads_ok_ = 0;
   uint64_t reloads_failed_ = 0;
+  TlsShared tls_shared_;
+  uv_timer_t ticket_timer_{};
+  static void on_ticket_timer(uv_timer_t* t);
 };
 
 }  // namespace sluice

@@ -26,7 +26,10 @@ void Downstream::accept(Worker& w, int fd, uint32_t listener, const sockaddr_sto
 
 Downstream::Downstream(Worker& w, uint32_t listener) : w_(w), listener_(listener) {}
 
-Downstream::~Downstream() { w_.buffers().release(in_); }
+Downstream::~Downstream() {
+  w_.buffers().release(in_);
+  for (TlsWrite* t : tls_free_) delete t;
+}
 
 void Downstream::start(int fd, const sockaddr_storage& peer) {
   uv_tcp_init(w_.loop(), &tcp_);
@@ -51,6 +54,17 @@ void Downstream::start(int fd, const sockaddr_storage& peer) {
               sizeof client_ip_buf_);
   }
   client_ip_ = client_ip_buf_;
+  const Snapshot& snap = w_.snap();
+  if (snap.config->listeners[listener_].tls) {
+    std::string err;
+    if (snap.tls) tls_ = tls::Session::server(snap.tls, &err);
+    if (!tls_) {
+      observe::Event("error", "tls_session_failed").str("error", err);
+      close_now(false);
+      return;
+    }
+    tls_->set_output_limit(kTlsOutputLimit);
+  }
   msg_begin_ms_ = w_.now_ms();
   arm_timer(static_cast<uint64_t>(w_.snap().limits().client_header_timeout.count()), kHeader);
   want_read();
@@ -58,20 +72,30 @@ void Downstream::start(int fd, const sockaddr_storage& peer) {
 
 // ---------------------------------------------------------------- reading
 
+bool Downstream::make_room() {
+  if (in_.data == nullptr || in_.space() > 0) return true;
+  // Drop consumed bytes unless a write still points at them.
+  if (state_ == State::Proxying && ex_.up_writing_) return false;
+  uint32_t keep = state_ == State::ReadHead ? msg_start_ : in_.pos;
+  if (keep > in_.pos) keep = in_.pos;
+  in_.compact(keep);
+  msg_start_ -= std::min(msg_start_, keep);
+  if (state_ == State::ReadHead && parser_.in_head()) parser_.rebase(in_.data + msg_start_);
+  return in_.space() > 0;
+}
+
 void Downstream::want_read() {
-  if (reading_ || read_eof_) return;
+  if (read_eof_) return;
   if (state_ == State::Tunnel && ex_.up_writing_) return;
-  if (in_.data != nullptr && in_.space() == 0) {
-    // Make room: drop consumed bytes unless a write still points at them.
-    bool body_in_flight = state_ == State::Proxying && ex_.up_writing_;
-    if (body_in_flight) return;
-    uint32_t keep = state_ == State::ReadHead ? msg_start_ : in_.pos;
-    if (keep > in_.pos) keep = in_.pos;
-    in_.compact(keep);
-    msg_start_ -= std::min(msg_start_, keep);
-    if (state_ == State::ReadHead && parser_.in_head()) parser_.rebase(in_.data + msg_start_);
-    if (in_.space() == 0) return;
+  if (tls_) {
+    // Plaintext may be waiting inside the TLS session: decrypt it on the
+    // next loop turn rather than from inside our caller.
+    if (tls_blocked_ && make_room()) w_.defer_pump(this);
+    if (tls_blocked_) return;
+  } else if (!make_room()) {
+    return;
   }
+  if (reading_) return;
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Downstream::on_alloc,
                     &Downstream::on_read) == 0) {
     reading_ = true;
@@ -86,63 +110,80 @@ void Downstream::stop_read() {
 
 void Downstream::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Downstream*>(h->data);
+  if (self->tls_) {
+    // Ciphertext is copied into the session at once: one scratch per worker.
+    *buf = uv_buf_init(self->w_.scratch(), Worker::kScratchSize);
+    return;
+  }
   Buffer& in = self->in_;
   self->w_.buffers().acquire(in);
   if (self->state_ == State::Closing) in.pos = in.end = 0;  // lingering: discard
   *buf = uv_buf_init(in.data + in.end, in.space());
 }
 
-void Downstream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+void Downstream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<Downstream*>(s->data);
   if (nread == 0) return;
   if (nread == UV_ENOBUFS) {
     self->stop_read();
     return;
   }
+  if (self->tls_) {
+    self->tls_on_read(nread, buf);
+    return;
+  }
   if (nread < 0) {
-    self->read_eof_ = true;
-    self->stop_read();
-    switch (self->state_) {
-      case State::Closing:
-        self->close_now(false);
-        return;
-      case State::ReadHead:
-        if (self->writing_) {
-          self->close_after_write_ = true;
-        } else {
-          self->close_now(false);
-        }
-        return;
-      case State::Proxying:
-      case State::Tunnel:
-        if (nread != UV_EOF) {
-          self->abort();
-        } else {
-          self->ex_.on_client_eof();
-        }
-        return;
-    }
+    self->on_eof(static_cast<int>(nread));
     return;
   }
   self->in_.end += static_cast<uint32_t>(nread);
-  switch (self->state_) {
+  self->on_data();
+}
+
+void Downstream::on_eof(int status) {
+  read_eof_ = true;
+  stop_read();
+  switch (state_) {
     case State::Closing:
-      self->in_.pos = self->in_.end = 0;
+      close_now(false);
       return;
     case State::ReadHead:
-      if (self->writing_) {
-        // A local response is still going out; parse the next request after it.
-        if (self->in_.space() == 0) self->stop_read();
-        return;
+      if (writing_) {
+        close_after_write_ = true;
+      } else {
+        close_now(false);
       }
-      self->parse_head();
       return;
     case State::Proxying:
-      self->ex_.on_client_data();
-      if (self->in_.space() == 0) self->stop_read();
+    case State::Tunnel:
+      if (status != UV_EOF) {
+        abort();
+      } else {
+        ex_.on_client_eof();
+      }
+      return;
+  }
+}
+
+void Downstream::on_data() {
+  switch (state_) {
+    case State::Closing:
+      in_.pos = in_.end = 0;
+      return;
+    case State::ReadHead:
+      if (writing_) {
+        // A local response is still going out; parse the next request after it.
+        if (in_.space() == 0) stop_read();
+        return;
+      }
+      parse_head();
+      return;
+    case State::Proxying:
+      ex_.on_client_data();
+      if (in_.space() == 0) stop_read();
       return;
     case State::Tunnel:
-      self->ex_.tunnel_client_data();
+      ex_.tunnel_client_data();
       return;
   }
 }
@@ -290,6 +331,10 @@ void Downstream::on_head() {
 
 void Downstream::write(const uv_buf_t* bufs, unsigned n) {
   writing_ = true;
+  if (tls_) {
+    tls_write(bufs, n);
+    return;
+  }
   wreq_.data = this;
   int r = uv_write(&wreq_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, n, &Downstream::on_write);
   if (r < 0) {
@@ -299,25 +344,28 @@ void Downstream::write(const uv_buf_t* bufs, unsigned n) {
 }
 
 void Downstream::on_write(uv_write_t* req, int status) {
-  auto* self = static_cast<Downstream*>(req->data);
-  self->writing_ = false;
-  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&self->tcp_))) return;
+  static_cast<Downstream*>(req->data)->after_write(status);
+}
+
+void Downstream::after_write(int status) {
+  writing_ = false;
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
   if (status < 0) {
-    self->abort();
+    abort();
     return;
   }
-  if (self->ex_.active()) {
-    self->ex_.on_client_written();
+  if (ex_.active()) {
+    ex_.on_client_written();
     return;
   }
   // A local response went out.
-  if (self->close_after_write_ || self->read_eof_ || self->drain_close_) {
-    self->start_closing();
+  if (close_after_write_ || read_eof_ || drain_close_) {
+    start_closing();
     return;
   }
-  self->parser_.resume();
-  self->state_ = State::ReadHead;
-  self->parse_head();
+  parser_.resume();
+  state_ = State::ReadHead;
+  parse_head();
 }
 
 void Downstream::respond_local(int status, bool close, std::string_view reason) {
@@ -491,6 +539,10 @@ void Downstream::start_closing() {
   // Lingering close: FIN first, then read and discard what the client still
   // sends for a moment, so an unread pipelined request does not turn our
   // final response into a reset on the client's side.
+  if (tls_) {
+    tls_->shutdown();
+    tls_flush();
+  }
   sreq_.data = this;
   if (uv_shutdown(&sreq_, reinterpret_cast<uv_stream_t*>(&tcp_), &Downstream::on_shutdown) != 0) {
     close_now(false);
@@ -515,6 +567,7 @@ void Downstream::close_now(bool reset) {
   if (uv_is_closing(h)) return;
   state_ = State::Closing;
   set_idle(false);
+  if (deferred_) w_.cancel_pump(this);
   if (ex_.active()) ex_.abort();
   reading_ = false;
   uv_timer_stop(&timer_);

@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@
 #include "proxy/config/config.h"
 #include "proxy/exchange.h"
 #include "proxy/http/parser.h"
+#include "tls/session.h"
 
 namespace sluice {
 
@@ -43,6 +45,8 @@ class Downstream {
   static void accept(Worker& w, int fd, uint32_t listener, const sockaddr_storage& peer);
 
   // ---- worker ----
+  void tls_pump();  // deferred decryption (see want_read)
+  bool deferred_ = false;
   void on_drain();  // idle: close now; busy: close after the current response
   void abort();     // close at once, no response
   size_t worker_slot() const { return slot_; }
@@ -53,7 +57,7 @@ class Downstream {
   Buffer& in() { return in_; }
   http::Parser& parser() { return parser_; }
   std::string_view client_ip() const { return client_ip_; }
-  bool tls() const { return false; }
+  bool tls() const { return tls_ != nullptr; }
   bool closing() const { return state_ == State::Closing; }
   // One write to the client at a time; on_client_written() follows (unless closed).
   void write(const uv_buf_t* bufs, unsigned n);
@@ -87,6 +91,23 @@ class Downstream {
   void arm_timer(uint64_t ms, uint8_t kind);
   void log_local(int status, std::string_view reason);
   void set_idle(bool idle);
+
+  void on_data();
+  void on_eof(int status);
+  bool make_room();
+  void after_write(int status);
+  // TLS (downstream_tls.cc)
+  struct TlsWrite {
+    uv_write_t req;
+    std::string data;
+    Downstream* d;
+    bool app;
+  };
+  void tls_on_read(ssize_t nread, const uv_buf_t* buf);
+  void tls_write(const uv_buf_t* bufs, unsigned n);
+  bool tls_flush(bool app = false);
+  static void on_tls_write(uv_write_t* req, int status);
+  static constexpr size_t kTlsOutputLimit = 8u << 20;
 
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
@@ -122,6 +143,9 @@ class Downstream {
   std::string out_;  // locally generated responses
   char client_ip_buf_[INET6_ADDRSTRLEN + 1] = {0};
   std::string_view client_ip_;
+  std::unique_ptr<tls::Session> tls_;
+  std::vector<TlsWrite*> tls_free_;
+  bool tls_blocked_ = false;  // plaintext waits in the session: our buffer was full
   Exchange ex_{*this};
 };
 

@@ -36,7 +36,8 @@ std::atomic<uint64_t> g_generation{0};
 }  // namespace
 
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
-                                               unsigned workers, std::string* error) {
+                                               unsigned workers, const TlsShared& tls_shared,
+                                               std::string* error) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = cfg;
   snap->generation = ++g_generation;
@@ -85,6 +86,24 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
   std::vector<uint32_t> slots;
   for (const RouteRuntime& r : snap->routes) slots.push_back(static_cast<uint32_t>(r.pools.size()));
   snap->stats = std::make_shared<StatsBlock>(workers, std::move(slots));
+
+  if (cfg->tls && !cfg->tls->certificates.empty()) {
+    tls::ServerOptions o;
+    o.min_version = cfg->tls->min_version;
+    o.ciphers = cfg->tls->ciphers;
+    o.ciphersuites = cfg->tls->ciphersuites;
+    for (const config::Certificate& c : cfg->tls->certificates) {
+      o.certificates.push_back(tls::CertificateFiles{c.cert, c.key});
+    }
+    o.ticket_keys = tls_shared.ticket_keys;
+    o.counters = tls_shared.counters;
+    tls::ServerContext::BuildResult r = tls::ServerContext::build(o);
+    if (!r.context) {
+      *error = "tls: " + r.error();
+      return nullptr;
+    }
+    snap->tls = r.context;
+  }
 
   http::ResponsePolicy& pol = snap->policy;
   for (const config::Header& h : cfg->headers.set) {

@@ -14,6 +14,7 @@
 #include "proxy/http/headers.h"
 #include "proxy/stats.h"
 #include "routing/table.h"
+#include "tls/context.h"
 
 namespace sluice {
 
@@ -56,6 +57,8 @@ struct Snapshot {
   std::vector<RouteRuntime> routes;
   http::ResponsePolicy policy;
   uint64_t generation = 0;
+  // TLS listeners' context (certificates, ciphers, tickets); null without [tls].
+  std::shared_ptr<const tls::ServerContext> tls;
   // Counters of requests started under this snapshot (atomics inside).
   std::shared_ptr<StatsBlock> stats;
 
@@ -64,7 +67,14 @@ struct Snapshot {
 
 // Null with *error set when a pool server is not an IP literal (host names
 // are resolved by the DNS layer, which is not there yet).
+// `tls_shared` carries what outlives a snapshot: ticket keys and handshake
+// counters (shared by every worker and kept across reloads).
+struct TlsShared {
+  std::shared_ptr<tls::TicketKeys> ticket_keys;
+  std::shared_ptr<tls::HandshakeCounters> counters;
+};
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
-                                               unsigned workers, std::string* error);
+                                               unsigned workers, const TlsShared& tls_shared,
+                                               std::string* error);
 
 }  // namespace sluice

@@ -1,5 +1,6 @@
 #include "proxy/worker.h"
 
+#include <algorithm>
 #include <random>
 
 #include "proxy/downstream.h"
@@ -66,6 +67,8 @@ void Worker::run() {
   resume_timer_.data = this;
   uv_timer_init(&loop_, &drain_timer_);
   drain_timer_.data = this;
+  uv_idle_init(&loop_, &idle_);
+  idle_.data = this;
   upstreams_ = std::make_unique<UpstreamPool>(*this);
   set_snapshot(snap_, weights_);
   for (const ListenFd& f : fds_) {
@@ -240,6 +243,31 @@ void Worker::on_resume_timer(uv_timer_t* t) {
   }
 }
 
+void Worker::defer_pump(Downstream* d) {
+  if (d->deferred_) return;
+  d->deferred_ = true;
+  deferred_.push_back(d);
+  if (deferred_.size() == 1) uv_idle_start(&idle_, &Worker::on_idle);
+}
+
+void Worker::cancel_pump(Downstream* d) {
+  d->deferred_ = false;
+  auto it = std::find(deferred_.begin(), deferred_.end(), d);
+  if (it != deferred_.end()) deferred_.erase(it);
+}
+
+void Worker::on_idle(uv_idle_t* h) {
+  auto* self = static_cast<Worker*>(h->data);
+  std::vector<Downstream*> batch;
+  batch.swap(self->deferred_);
+  uv_idle_stop(h);
+  for (Downstream* d : batch) {
+    if (!d->deferred_) continue;
+    d->deferred_ = false;
+    d->tls_pump();
+  }
+}
+
 void Worker::begin_drain() {
   if (draining_) return;
   draining_ = true;
@@ -275,7 +303,7 @@ void Worker::close_everything() {
   for (uv_handle_t* h :
        {reinterpret_cast<uv_handle_t*>(&async_), reinterpret_cast<uv_handle_t*>(&check_),
         reinterpret_cast<uv_handle_t*>(&resume_timer_),
-        reinterpret_cast<uv_handle_t*>(&drain_timer_)}) {
+        reinterpret_cast<uv_handle_t*>(&drain_timer_), reinterpret_cast<uv_handle_t*>(&idle_)}) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
 }

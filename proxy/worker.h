@@ -79,7 +79,15 @@ class Worker {
 
   void begin_drain();
 
+  // A per-worker scratch buffer for reads that are copied at once (TLS ciphertext).
+  static constexpr unsigned kScratchSize = 64 * 1024;
+  char* scratch() { return scratch_.get(); }
+  // Run d->tls_pump() on the next loop turn (not from inside the caller).
+  void defer_pump(Downstream* d);
+  void cancel_pump(Downstream* d);
+
  private:
+  static void on_idle(uv_idle_t* h);
   void run();
   void drain_queue();
   void finish_drain_if_done();
@@ -99,6 +107,9 @@ class Worker {
   uv_check_t check_{};
   uv_timer_t resume_timer_{};
   uv_timer_t drain_timer_{};
+  uv_idle_t idle_{};
+  std::vector<Downstream*> deferred_;
+  std::unique_ptr<char[]> scratch_{new char[kScratchSize]};
   std::thread thread_;
 
   std::mutex queue_mu_;

@@ -1,0 +1,131 @@
+// The TLS half of a client connection: ciphertext from the socket goes into
+// the tls::Session, plaintext comes out into the same input buffer the plain
+// path reads into, so parsing, proxying and backpressure are one code path.
+// OpenSSL never sees the fd (memory BIOs, see tls/session.h).
+#include <algorithm>
+
+#include "proxy/downstream.h"
+#include "proxy/worker.h"
+
+namespace sluice {
+
+void Downstream::tls_on_read(ssize_t nread, const uv_buf_t* buf) {
+  if (nread < 0) {
+    tls_->feed_eof();
+  } else {
+    tls_->feed(buf->base, static_cast<size_t>(nread));
+  }
+  tls_pump();
+}
+
+void Downstream::tls_pump() {
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
+  tls_blocked_ = false;
+  if (!tls_->handshake_done()) {
+    tls::IoResult r = tls_->handshake();
+    tls_flush();
+    if (r.status == tls::Status::Error || r.status == tls::Status::Closed) {
+      // Scanners and vanished clients: nothing to answer, an alert at most.
+      close_now(false);
+      return;
+    }
+    if (!tls_->handshake_done()) {
+      want_read();
+      return;
+    }
+  }
+  bool got = false;
+  bool closed = false;
+  for (;;) {
+    w_.buffers().acquire(in_);
+    if (state_ == State::Closing) in_.pos = in_.end = 0;  // lingering: discard
+    if (in_.space() == 0 && !make_room()) {
+      tls_blocked_ = true;  // resumed by want_read() once the buffer has room
+      break;
+    }
+    tls::IoResult r = tls_->read(in_.data + in_.end, in_.space());
+    if (r.status == tls::Status::Ok) {
+      in_.end += static_cast<uint32_t>(r.bytes);
+      got = got || r.bytes > 0;
+      if (r.bytes == 0) break;
+      continue;
+    }
+    if (r.status == tls::Status::WantInput) break;
+    if (r.status == tls::Status::Closed) {
+      closed = true;
+      break;
+    }
+    tls_flush();
+    close_now(false);
+    return;
+  }
+  tls_flush();
+  if (tls_blocked_) stop_read();
+  if (got) on_data();
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
+  if (closed) {
+    on_eof(UV_EOF);
+    return;
+  }
+  if (!tls_blocked_ && !reading_ && state_ != State::Tunnel) want_read();
+  if (state_ == State::Tunnel && !ex_.up_writing_ && !tls_blocked_) want_read();
+}
+
+void Downstream::tls_write(const uv_buf_t* bufs, unsigned n) {
+  for (unsigned i = 0; i < n; ++i) {
+    size_t off = 0;
+    while (off < bufs[i].len) {
+      tls::IoResult r = tls_->write(bufs[i].base + off, bufs[i].len - off);
+      if (r.status != tls::Status::Ok || r.bytes == 0) {
+        writing_ = false;
+        abort();
+        return;
+      }
+      off += r.bytes;
+    }
+  }
+  if (!tls_flush(true)) {
+    writing_ = false;
+    abort();
+  }
+}
+
+// Queues the session's pending ciphertext. libuv keeps writes on one stream
+// in order, so records reach the socket in the order OpenSSL made them.
+bool Downstream::tls_flush(bool app) {
+  if (tls_->pending_output() == 0 && !app) return true;
+  TlsWrite* t;
+  if (tls_free_.empty()) {
+    t = new TlsWrite{};
+    t->d = this;
+  } else {
+    t = tls_free_.back();
+    tls_free_.pop_back();
+  }
+  t->app = app;
+  tls_->take_output(&t->data);
+  t->req.data = t;
+  uv_buf_t b = uv_buf_init(t->data.data(), static_cast<unsigned>(t->data.size()));
+  int r = uv_write(&t->req, reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1,
+                   &Downstream::on_tls_write);
+  if (r < 0) {
+    tls_free_.push_back(t);
+    return false;
+  }
+  return true;
+}
+
+void Downstream::on_tls_write(uv_write_t* req, int status) {
+  auto* t = static_cast<TlsWrite*>(req->data);
+  Downstream* d = t->d;
+  bool app = t->app;
+  if (t->data.capacity() > 64 * 1024) std::string().swap(t->data);
+  d->tls_free_.push_back(t);
+  if (app) {
+    d->after_write(status);
+  } else if (status < 0 && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&d->tcp_))) {
+    d->close_now(false);
+  }
+}
+
+}  // namespace sluice
