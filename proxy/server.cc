@@ -36,6 +36,27 @@ int Server::run() {
   }
   max_connections_ = cfg_->limits.max_connections;
 
+  // The admin socket before the proxy ports: a second sluice on the same
+  // socket must fail before it takes any traffic.
+  admin_ = std::make_unique<admin::AdminServer>(&loop_, *control_);
+  if (!admin_->listen_unix(cfg_->admin.socket, cfg_->admin.allow_uids, &error)) {
+    observe::Event("error", "admin_socket_failed").str("message", error);
+    admin_->close();
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    uv_loop_close(&loop_);
+    return 1;
+  }
+  if (cfg_->admin.metrics_listen) {
+    const config::Endpoint& ep = *cfg_->admin.metrics_listen;
+    if (!admin_->listen_tcp(ep.host, ep.port, &error)) {
+      observe::Event("error", "metrics_listen_failed").str("message", error);
+      admin_->close();
+      uv_run(&loop_, UV_RUN_NOWAIT);
+      uv_loop_close(&loop_);
+      return 1;
+    }
+  }
+
   // Bind everything before any thread starts: a port in use fails the start.
   std::vector<std::vector<ListenFd>> fds(nworkers);
   for (unsigned w = 0; w < nworkers; ++w) {
@@ -46,6 +67,8 @@ int Server::run() {
         for (auto& v : fds) {
           for (ListenFd& f : v) ::close(f.fd);
         }
+        admin_->close();
+        uv_run(&loop_, UV_RUN_NOWAIT);
         uv_loop_close(&loop_);
         return 1;
       }
@@ -139,6 +162,7 @@ void Server::on_worker_exit(uv_async_t* a) {
   if (self->exited_.load() < self->workers_.size()) return;
   uv_close(reinterpret_cast<uv_handle_t*>(&self->exit_async_), nullptr);
   self->control_->stop();
+  self->admin_->close();
   for (uv_signal_t* s : {&self->sigterm_, &self->sigint_, &self->sighup_}) {
     uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/admin/server.h"
 #include "proxy/config/config.h"
 #include "proxy/control.h"
 #include "proxy/observe/log.h"
@@ -54,6 +55,7 @@ class Server {
 
   std::shared_ptr<const config::Config> cfg_;
   std::unique_ptr<Control> control_;
+  std::unique_ptr<admin::AdminServer> admin_;
   std::vector<std::unique_ptr<Worker>> workers_;
   observe::AccessSink access_sink_;
   std::atomic<uint32_t> active_{0};
