@@ -89,7 +89,7 @@ test('-c with a missing file exits non-zero with a message', async () => {
   assert.match(r.stdout + r.stderr, /nonexistent/);
 });
 
-test('scripts/demo --once reports a split close to 90/10', { timeout: 120000 }, async () => {
+test('scripts/demo --once reports a split close to 90/10 and serves HTTPS', { timeout: 120000 }, async () => {
   const r = await h.runCmd(path.join(h.ROOT, 'scripts', 'demo'), ['--once'], { timeout: 110000, env: { SLUICE_BIN: h.SLUICE_BIN } });
   assert.equal(r.code, 0, `demo failed:\n${r.stdout}\n${r.stderr}`);
   const m = /blue=(\d+) .*canary=(\d+)/.exec(r.stdout);
@@ -98,4 +98,5 @@ test('scripts/demo --once reports a split close to 90/10', { timeout: 120000 }, 
   const canary = Number(m[2]);
   assert.equal(blue + canary, 200, r.stdout);
   assert.ok(blue >= 170 && blue <= 190, `blue ${blue}/200, expected about 180`);
+  assert.match(r.stdout, /https:\/\/localhost:\d+\/demo\/tls: HTTP 200, X-Pool: (blue|canary), certificate verified/);
 });
