@@ -99,3 +99,26 @@ test('health endpoints', async () => {
   assert.equal((await admin('GET', '/health/live')).status, 200);
   assert.equal((await admin('GET', '/health/ready')).status, 200);
 });
+
+test('sluicectl: status, split, and exit 1 with the server error on a refused command', async () => {
+  const path = require('node:path');
+  const ctl = path.join(path.dirname(h.SLUICE_BIN), 'sluicectl');
+  assert.ok(fs.existsSync(ctl), `sluicectl next to sluice: ${ctl}`);
+  const run = (...args) => h.runCmd(ctl, ['-s', sock, ...args], { timeout: 10000 });
+
+  const st = await run('--json', 'status');
+  assert.equal(st.code, 0, st.stderr);
+  assert.ok(JSON.parse(st.stdout).routes.some((r) => r.name === 'app'));
+  const human = await run('status');
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /app/);
+
+  const ok = await run('split', 'app', 'a=100', 'b=0');
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.deepEqual(await pools(5), { a: 5 });
+
+  const bad = await run('split', 'app', 'ghost=1');
+  assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+  assert.match(bad.stdout + bad.stderr, /ghost/);
+  assert.deepEqual(await pools(5), { a: 5 }, 'nothing changed');
+});
