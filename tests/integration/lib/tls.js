@@ -98,8 +98,9 @@ function parseSClient(out) {
 
 // Run `openssl s_client -connect 127.0.0.1:PORT ARGS...`. With `input` the bytes are
 // written to its stdin (add '-ign_eof' to keep reading until the server closes).
-async function sClient(port, args = [], { input, timeout = 10000, host = '127.0.0.1' } = {}) {
-  const r = await h.runCmd('openssl', ['s_client', '-connect', `${host}:${port}`, ...args], { timeout, input });
+// `env` e.g. { OPENSSL_CONF: '/dev/null' } to drop the system-wide client policy.
+async function sClient(port, args = [], { input, timeout = 10000, host = '127.0.0.1', env = {} } = {}) {
+  const r = await h.runCmd('openssl', ['s_client', '-connect', `${host}:${port}`, ...args], { timeout, input, env });
   const all = `${r.stdout}\n${r.stderr}`;
   return { ...r, all, ...parseSClient(all) };
 }
