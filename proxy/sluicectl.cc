@@ -274,7 +274,8 @@ class Client {
       while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
         value.remove_prefix(1);
       }
-      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+        value.remove_suffix(1);
       if (name == "content-length") {
         size_t n = 0;
         if (value.empty()) return false;
@@ -416,7 +417,8 @@ void render_route(const Value& route) {
   if (rb == nullptr || rb->is_null() || (rb->is_array() && rb->size() == 0)) {
     std::printf("  rollback  none\n");
   } else if (rb->is_array()) {
-    for (const Value& one : rb->items()) std::printf("  rollback  %s\n", describe_rollback(one).c_str());
+    for (const Value& one : rb->items())
+      std::printf("  rollback  %s\n", describe_rollback(one).c_str());
   } else {
     std::printf("  rollback  %s\n", describe_rollback(*rb).c_str());
   }
@@ -587,10 +589,11 @@ int run(const Args& a) {
     if (!rest.empty()) usage_error("reload takes no arguments");
     method = "POST";
     target = "/v1/reload" + (dry.empty() ? "" : "?" + dry);
-    confirmation = a.dry_run ? "configuration is valid (dry run: nothing changed)"
-                             : "configuration reloaded";
+    confirmation =
+        a.dry_run ? "configuration is valid (dry run: nothing changed)" : "configuration reloaded";
   } else if (cmd == "split") {
-    if (rest.size() < 2) usage_error("usage: split ROUTE POOL=WEIGHT... (e.g. split app blue=90 canary=10)");
+    if (rest.size() < 2)
+      usage_error("usage: split ROUTE POOL=WEIGHT... (e.g. split app blue=90 canary=10)");
     const std::string& route = rest[0];
     if (route.empty()) usage_error("the route name must not be empty");
     sluice::json::Writer w;
@@ -608,7 +611,8 @@ int run(const Args& a) {
       uint64_t v = 0;
       for (char c : weight) {
         if (c < '0' || c > '9' || v > (UINT64_MAX - 9) / 10) {
-          usage_error("weight of pool '" + pool + "' must be an integer >= 0, got '" + weight + "'");
+          usage_error("weight of pool '" + pool + "' must be an integer >= 0, got '" + weight +
+                      "'");
         }
         v = v * 10 + static_cast<uint64_t>(c - '0');
       }
@@ -623,9 +627,9 @@ int run(const Args& a) {
     body = w.take();
     method = "PUT";
     target = "/v1/routes/" + url_encode(route) + "/split" + (dry.empty() ? "" : "?" + dry);
-    confirmation = a.dry_run ? "route " + route + ": split" + summary +
-                                   " is valid (dry run: nothing changed)"
-                             : "route " + route + ": split set to" + summary;
+    confirmation =
+        a.dry_run ? "route " + route + ": split" + summary + " is valid (dry run: nothing changed)"
+                  : "route " + route + ": split set to" + summary;
   } else if (cmd == "rollback") {
     if (rest.empty() || rest.size() > 2) usage_error("usage: rollback ROUTE [POOL]");
     const std::string& route = rest[0];

@@ -1,0 +1,1070 @@
+// Admin server: listeners, one Conn per peer, llhttp framing, routing.
+//
+// Conn lifecycle:
+//
+//   accept ──> Reading ──(message complete)──> dispatch ──> respond ──┐
+//                 ^                                                   │
+//                 └──────────────── keep-alive ───────────────────────┘
+//   respond(close) ──> Draining (writes in flight) ──> Lingering ──> Closed
+//                      (shutdown sent, input discarded until EOF or 2 s)
+//   timeout / read error / AdminServer::close() ──> Closed
+//
+// Lingering before the close keeps a TCP peer that is still sending (an
+// oversized body, a pipelined request) from receiving a reset that would
+// destroy the error response before it reads it.
+//
+// Ownership: the AdminServer lists its open Conns; a Conn that starts closing
+// leaves the list at once and frees itself in the close callback of the
+// last of its two handles (stream and timer). Nothing is deleted inside its
+// own callback and nothing touches the AdminServer after it has begun to close.
+#include "proxy/admin/server.h"
+
+#include <errno.h>
+#include <llhttp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "proxy/admin/json.h"
+
+namespace sluice::admin {
+
+namespace {
+
+constexpr uint64_t kLingerMs = 2000;
+constexpr size_t kLingerMaxDiscard = 1 << 20;
+
+std::string errno_text(int e) {
+  return std::strerror(e);
+}
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+  }
+}
+
+std::string error_body(std::string_view message) {
+  json::Writer w;
+  w.begin_object().key("error").value(message).end_object();
+  std::string body = w.take();
+  body.push_back('\n');
+  return body;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding; `plus_is_space` for query components. False on a
+// malformed escape.
+bool url_decode(std::string_view in, bool plus_is_space, std::string* out) {
+  out->clear();
+  out->reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      const int hi = hex_value(in[i + 1]);
+      const int lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out->push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out->push_back(' ');
+    } else {
+      out->push_back(c);
+    }
+  }
+  return true;
+}
+
+std::string_view method_name(llhttp_method_t m) {
+  return llhttp_method_name(m);
+}
+
+// A mutating call's query: ?dry_run=1|true|0|false and, for rollback, ?pool=NAME.
+struct MutatingQuery {
+  bool dry_run = false;
+  std::optional<std::string> pool;
+};
+
+bool parse_mutating_query(std::string_view query, bool allow_pool, MutatingQuery* q,
+                          std::string* error) {
+  bool seen_dry = false;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view part = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (part.empty()) continue;
+    const size_t eq = part.find('=');
+    std::string key, value;
+    if (!url_decode(part.substr(0, eq), true, &key) ||
+        !url_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), true,
+                    &value)) {
+      *error = "invalid percent-encoding in the query string";
+      return false;
+    }
+    if (key == "dry_run") {
+      if (seen_dry) {
+        *error = "query parameter \"dry_run\" given more than once";
+        return false;
+      }
+      seen_dry = true;
+      // A bare ?dry_run asks for a dry run: when in doubt, change nothing.
+      if (value.empty() || value == "1" || value == "true") {
+        q->dry_run = true;
+      } else if (value == "0" || value == "false") {
+        q->dry_run = false;
+      } else {
+        *error = "dry_run must be 1, true, 0 or false, not " + json::quote(value);
+        return false;
+      }
+    } else if (key == "pool" && allow_pool) {
+      if (q->pool) {
+        *error = "query parameter \"pool\" given more than once";
+        return false;
+      }
+      if (value.empty()) {
+        *error = "query parameter \"pool\" must name a pool";
+        return false;
+      }
+      q->pool = std::move(value);
+    } else {
+      // A typo such as ?dryrun=1 must not turn into a real change.
+      *error = "unknown query parameter " + json::quote(key);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Body of PUT /v1/routes/{route}/split: {"pool": integer >= 0, ...}.
+bool parse_split_body(std::string_view body, size_t max_bytes,
+                      std::vector<std::pair<std::string, uint64_t>>* weights, std::string* error) {
+  static constexpr std::string_view kExample = R"(, e.g. {"blue":90,"canary":10})";
+  bool blank = true;
+  for (char c : body) blank = blank && (c == ' ' || c == '\t' || c == '\r' || c == '\n');
+  if (blank) {
+    *error = "request body required: a JSON object of pool weights" + std::string(kExample);
+    return false;
+  }
+  json::ParseError perr;
+  json::ParseOptions popt;
+  popt.max_bytes = max_bytes;
+  popt.max_depth = 16;
+  std::optional<json::Value> doc = json::parse(body, &perr, popt);
+  if (!doc) {
+    *error = "request body: " + perr.describe();
+    return false;
+  }
+  if (!doc->is_object()) {
+    *error = std::string("request body must be a JSON object of pool weights") +
+             std::string(kExample) + ", not " + (doc->is_array() ? "an " : "a ") + doc->type_name();
+    return false;
+  }
+  for (const json::Member& m : doc->members()) {
+    if (m.key.empty()) {
+      *error = "pool names must not be empty";
+      return false;
+    }
+    const json::Value& v = m.value;
+    if (!v.is_number() || !v.is_integer() || v.is_negative()) {
+      std::string shown = json::to_string(v);
+      if (shown.size() > 40) shown = shown.substr(0, 37) + "...";
+      *error = "weight of pool " + json::quote(m.key) + " must be an integer >= 0, got " + shown;
+      return false;
+    }
+    weights->emplace_back(m.key, v.as_uint64());
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- listener
+
+struct AdminServer::Listener {
+  union {
+    uv_pipe_t pipe;
+    uv_tcp_t tcp;
+  } h;
+  AdminServer* server = nullptr;
+  bool is_unix = false;
+
+  uv_handle_t* handle() { return reinterpret_cast<uv_handle_t*>(&h); }
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&h); }
+
+  // Frees itself once libuv is done with the handle.
+  void close() {
+    server = nullptr;
+    uv_close(handle(), [](uv_handle_t* hh) { delete static_cast<Listener*>(hh->data); });
+  }
+};
+
+// ---------------------------------------------------------------- connection
+
+struct AdminServer::Conn {
+  enum class State : uint8_t { Reading, Draining, Lingering, Closed };
+
+  AdminServer* server;  // null once closing began
+  bool is_unix;
+  State state = State::Reading;
+  union {
+    uv_pipe_t pipe;
+    uv_tcp_t tcp;
+  } io;
+  uv_timer_t timer;
+  uv_shutdown_t shutdown_req;
+  int open_handles = 0;
+  size_t pending_writes = 0;
+  bool reading = false;
+  bool blocked = false;  // reading paused: the peer does not read its responses
+  size_t discarded = 0;  // bytes thrown away while lingering
+
+  // Peer.
+  Caller caller;
+  bool allowed = true;
+  std::string deny_reason;
+
+  // HTTP.
+  llhttp_t parser;
+  std::string in;        // received, not yet parsed
+  size_t msg_bytes = 0;  // bytes of the current message seen so far
+  bool in_message = false;
+  std::string url;
+  std::string field;
+  std::string value;
+  bool expect_continue = false;
+  bool upgrade = false;
+  bool keep_alive = true;
+  std::string body;
+  int early_status = 0;  // set by a callback that stops the parser
+  std::string early_error;
+
+  Conn(AdminServer* s, bool unix_peer) : server(s), is_unix(unix_peer) {}
+
+  uv_handle_t* handle() { return reinterpret_cast<uv_handle_t*>(&io); }
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&io); }
+  const ServerOptions& opt() const { return server->opt_; }
+
+  static const llhttp_settings_t* settings();
+  static Conn* of(llhttp_t* p) { return static_cast<Conn*>(p->data); }
+
+  // ---- lifecycle
+
+  void start() {
+    llhttp_init(&parser, HTTP_REQUEST, settings());
+    parser.data = this;
+    arm_timer(opt().request_timeout_ms);
+    start_reading();
+  }
+
+  void start_reading() {
+    if (reading || state == State::Closed) return;
+    if (uv_read_start(stream(), &Conn::on_alloc, &Conn::on_read) == 0) reading = true;
+  }
+
+  void stop_reading() {
+    if (!reading) return;
+    uv_read_stop(stream());
+    reading = false;
+  }
+
+  void arm_timer(uint64_t ms) { uv_timer_start(&timer, &Conn::on_timer, ms, 0); }
+
+  // Immediate close; safe from any callback of this Conn.
+  void close() {
+    if (state == State::Closed) return;
+    state = State::Closed;
+    if (server != nullptr) server->forget(this);
+    server = nullptr;
+    stop_reading();
+    uv_timer_stop(&timer);
+    uv_close(handle(), &Conn::on_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer), &Conn::on_closed);
+  }
+
+  static void on_closed(uv_handle_t* h) {
+    Conn* c = static_cast<Conn*>(h->data);
+    if (--c->open_handles == 0) delete c;
+  }
+
+  // After the last response of a closing connection is written: send FIN,
+  // discard input until EOF, then close.
+  void linger() {
+    state = State::Lingering;
+    blocked = false;
+    in.clear();
+    if (uv_shutdown(&shutdown_req, stream(), &Conn::on_shutdown) != 0) {
+      close();
+      return;
+    }
+    arm_timer(kLingerMs);
+    start_reading();
+  }
+
+  static void on_shutdown(uv_shutdown_t* req, int status) {
+    Conn* c = static_cast<Conn*>(req->data);
+    if (status < 0 && c->state != State::Closed) c->close();
+  }
+
+  static void on_timer(uv_timer_t* t) {
+    Conn* c = static_cast<Conn*>(t->data);
+    if (c->state == State::Reading && c->in_message && c->pending_writes == 0) {
+      c->respond_error(408,
+                       "request not complete within " +
+                           std::to_string(c->opt().request_timeout_ms / 1000) + " s",
+                       true);
+      return;
+    }
+    // Idle keep-alive, a peer that does not read, or the end of lingering.
+    c->close();
+  }
+
+  static void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
+    // The read callback copies out at once, so one buffer per thread serves all.
+    static thread_local char storage[64 * 1024];
+    *buf = uv_buf_init(storage, sizeof storage);
+  }
+
+  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+    Conn* c = static_cast<Conn*>(s->data);
+    if (nread == 0) return;
+    if (nread < 0) {
+      // EOF or error. A half-closed peer still gets its pending responses.
+      if (c->state == State::Reading && c->pending_writes > 0 && nread == UV_EOF) {
+        c->stop_reading();
+        c->state = State::Draining;
+        return;
+      }
+      c->close();
+      return;
+    }
+    if (c->state == State::Lingering) {
+      c->discarded += static_cast<size_t>(nread);
+      if (c->discarded > kLingerMaxDiscard) c->close();
+      return;
+    }
+    if (c->state != State::Reading) return;
+    c->in.append(buf->base, static_cast<size_t>(nread));
+    c->process();
+  }
+
+  // ---- writing
+
+  struct WriteReq {
+    uv_write_t req;
+    std::string data;
+  };
+
+  void write(std::string data) {
+    auto* w = new WriteReq;
+    w->data = std::move(data);
+    w->req.data = this;
+    uv_buf_t b = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+    if (uv_write(&w->req, stream(), &b, 1, &Conn::on_written) != 0) {
+      delete w;  // the callback never runs when the call fails at once
+      close();
+      return;
+    }
+    ++pending_writes;
+  }
+
+  static void on_written(uv_write_t* req, int status) {
+    auto* w = reinterpret_cast<WriteReq*>(req);
+    Conn* c = static_cast<Conn*>(req->data);
+    delete w;
+    --c->pending_writes;
+    if (c->state == State::Closed) return;
+    if (status < 0) {
+      c->close();
+      return;
+    }
+    if (c->pending_writes > 0) return;
+    if (c->state == State::Draining) {
+      c->linger();
+      return;
+    }
+    if (c->blocked) {
+      c->blocked = false;
+      c->start_reading();
+      c->process();
+    }
+  }
+
+  void respond(int status, std::string_view content_type, const std::string& payload,
+               bool close_after, std::string_view allow = {}, bool head_only = false) {
+    if (state != State::Reading) return;
+    std::string out;
+    out.reserve(200 + (head_only ? 0 : payload.size()));
+    out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
+    out.append(reason_phrase(status)).append("\r\n");
+    out.append("Content-Type: ").append(content_type).append("\r\n");
+    out.append("Content-Length: ").append(std::to_string(payload.size())).append("\r\n");
+    out.append("Cache-Control: no-store\r\n");
+    if (!allow.empty()) out.append("Allow: ").append(allow).append("\r\n");
+    out.append(close_after ? "Connection: close\r\n" : "Connection: keep-alive\r\n");
+    out.append("\r\n");
+    if (!head_only) out.append(payload);
+    write(std::move(out));
+    if (state == State::Closed) return;
+    if (close_after) {
+      state = State::Draining;
+      stop_reading();
+      in.clear();
+      return;
+    }
+    if (uv_stream_get_write_queue_size(stream()) > opt().max_pending_write_bytes) {
+      blocked = true;
+      stop_reading();
+    }
+  }
+
+  void respond_error(int status, std::string_view message, bool close_after,
+                     std::string_view allow = {}) {
+    respond(status, "application/json", error_body(message), close_after, allow);
+  }
+
+  // ---- parsing
+
+  void reset_message() {
+    msg_bytes = 0;
+    in_message = false;
+    url.clear();
+    field.clear();
+    value.clear();
+    expect_continue = false;
+    upgrade = false;
+    keep_alive = true;
+    body.clear();
+    early_status = 0;
+    early_error.clear();
+  }
+
+  void process() {
+    size_t off = 0;
+    while (state == State::Reading && !blocked && off < in.size()) {
+      const char* p = in.data() + off;
+      const size_t n = in.size() - off;
+      const llhttp_errno_t e = llhttp_execute(&parser, p, n);
+      if (e == HPE_OK) {
+        off += n;
+        msg_bytes += n;
+        if (in_message && msg_bytes > opt().max_request_bytes) too_large();
+        break;
+      }
+      if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
+        const size_t used = static_cast<size_t>(llhttp_get_error_pos(&parser) - p);
+        off += used;
+        msg_bytes += used;
+        if (msg_bytes > opt().max_request_bytes) {
+          too_large();
+          break;
+        }
+        if (e == HPE_PAUSED && !upgrade) {
+          llhttp_resume(&parser);
+        } else {
+          keep_alive = false;  // no protocol switch here: answer, then close
+        }
+        handle_request();
+        // The ControlApi may have closed or destroyed the AdminServer.
+        if (state != State::Reading) break;
+        reset_message();
+        arm_timer(opt().request_timeout_ms);
+        continue;
+      }
+      if (early_status != 0) {
+        respond_error(early_status, early_error, true);
+      } else {
+        const char* why = llhttp_get_error_reason(&parser);
+        respond_error(400,
+                      std::string("malformed request: ") +
+                          (why != nullptr && *why != '\0' ? why : llhttp_errno_name(e)),
+                      true);
+      }
+      break;
+    }
+    if (state == State::Reading) {
+      in.erase(0, off);
+    } else {
+      in.clear();
+    }
+  }
+
+  void too_large() {
+    respond_error(
+        413,
+        "request larger than " + std::to_string(opt().max_request_bytes) + " bytes (head and body)",
+        true);
+  }
+
+  int stop_parser(int status, std::string message) {
+    early_status = status;
+    early_error = std::move(message);
+    return -1;
+  }
+
+  static int on_message_begin(llhttp_t* p) {
+    Conn* c = of(p);
+    c->in_message = true;
+    // The request timeout runs from the first byte of each request.
+    c->arm_timer(c->opt().request_timeout_ms);
+    return 0;
+  }
+
+  static int on_url(llhttp_t* p, const char* at, size_t n) {
+    of(p)->url.append(at, n);
+    return 0;
+  }
+
+  static int on_header_field(llhttp_t* p, const char* at, size_t n) {
+    of(p)->field.append(at, n);
+    return 0;
+  }
+
+  static int on_header_value(llhttp_t* p, const char* at, size_t n) {
+    of(p)->value.append(at, n);
+    return 0;
+  }
+
+  static int on_header_value_complete(llhttp_t* p) {
+    Conn* c = of(p);
+    if (iequals(c->field, "expect") && iequals(c->value, "100-continue")) {
+      c->expect_continue = true;
+    }
+    c->field.clear();
+    c->value.clear();
+    return 0;
+  }
+
+  static int on_headers_complete(llhttp_t* p) {
+    Conn* c = of(p);
+    if (!c->allowed) return c->stop_parser(403, c->deny_reason);
+    if ((p->flags & F_CHUNKED) != 0) {
+      return c->stop_parser(411, "chunked request bodies are not supported: send Content-Length");
+    }
+    const size_t limit = c->opt().max_request_bytes;
+    if ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > limit) {
+      return c->stop_parser(413, "request body of " + std::to_string(p->content_length) +
+                                     " bytes is larger than the limit of " + std::to_string(limit) +
+                                     " bytes");
+    }
+    c->upgrade = p->upgrade != 0;
+    if (c->expect_continue && (p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0 &&
+        p->http_major == 1 && p->http_minor >= 1) {
+      c->write("HTTP/1.1 100 Continue\r\n\r\n");
+      if (c->state == State::Closed) return -1;
+    }
+    return 0;
+  }
+
+  static int on_body(llhttp_t* p, const char* at, size_t n) {
+    of(p)->body.append(at, n);
+    return 0;
+  }
+
+  static int on_message_complete(llhttp_t* p) {
+    Conn* c = of(p);
+    c->keep_alive = llhttp_should_keep_alive(p) != 0;
+    return HPE_PAUSED;
+  }
+
+  // ---- routing
+
+  void handle_request();
+  void dispatch(llhttp_method_t method, std::string_view path, std::string_view query);
+};
+
+const llhttp_settings_t* AdminServer::Conn::settings() {
+  static const llhttp_settings_t s = [] {
+    llhttp_settings_t v;
+    llhttp_settings_init(&v);
+    v.on_message_begin = &Conn::on_message_begin;
+    v.on_url = &Conn::on_url;
+    v.on_header_field = &Conn::on_header_field;
+    v.on_header_value = &Conn::on_header_value;
+    v.on_header_value_complete = &Conn::on_header_value_complete;
+    v.on_headers_complete = &Conn::on_headers_complete;
+    v.on_body = &Conn::on_body;
+    v.on_message_complete = &Conn::on_message_complete;
+    return v;
+  }();
+  return &s;
+}
+
+void AdminServer::Conn::handle_request() {
+  const auto method = static_cast<llhttp_method_t>(parser.method);
+  std::string_view target = url;
+  // Absolute form (http://sluice/v1/status): keep the path.
+  if (target.size() > 0 && target[0] != '/') {
+    const size_t scheme = target.find("://");
+    if (scheme == std::string_view::npos) {
+      respond_error(400, "invalid request target", !keep_alive);
+      return;
+    }
+    const size_t slash = target.find('/', scheme + 3);
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+  }
+  const size_t q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  const size_t hash = query.find('#');
+  if (hash != std::string_view::npos) query = query.substr(0, hash);
+  try {
+    dispatch(method, path, query);
+  } catch (const std::exception& e) {
+    if (state == State::Reading) {
+      respond_error(500, std::string("internal error: ") + e.what(), !keep_alive);
+    }
+  } catch (...) {
+    if (state == State::Reading) respond_error(500, "internal error", !keep_alive);
+  }
+}
+
+void AdminServer::Conn::dispatch(llhttp_method_t method, std::string_view raw_path,
+                                 std::string_view query) {
+  const bool close_after = !keep_alive;
+  const bool is_get = method == HTTP_GET || method == HTTP_HEAD;
+  const bool head_only = method == HTTP_HEAD;
+
+  // Split and decode the path segments (decoding after splitting keeps an
+  // encoded '/' inside a route name).
+  std::vector<std::string> seg;
+  {
+    std::string_view rest = raw_path.substr(1);
+    std::string decoded;
+    for (;;) {
+      const size_t slash = rest.find('/');
+      if (!url_decode(rest.substr(0, slash), false, &decoded)) {
+        respond_error(400, "invalid percent-encoding in the request path", close_after);
+        return;
+      }
+      seg.push_back(decoded);
+      if (slash == std::string_view::npos) break;
+      rest = rest.substr(slash + 1);
+    }
+  }
+  const auto is = [&](std::initializer_list<std::string_view> want) {
+    if (seg.size() != want.size()) return false;
+    size_t i = 0;
+    for (std::string_view w : want) {
+      if (!w.empty() && seg[i] != w) return false;
+      ++i;
+    }
+    return true;
+  };
+  const std::string shown_path(raw_path);
+  const auto wrong_method = [&](std::string_view allow) {
+    respond_error(405,
+                  "method " + std::string(method_name(method)) + " is not allowed on " +
+                      shown_path + "; use " + std::string(allow),
+                  close_after, allow);
+  };
+  const auto not_found = [&] {
+    respond_error(404, "no such endpoint: " + shown_path, close_after);
+  };
+  ControlApi& api = server->api_;
+
+  // Read-only endpoints, on both listeners.
+  if (is({"metrics"})) {
+    if (!is_get) return wrong_method("GET, HEAD");
+    Reply r = api.metrics();
+    if (state != State::Reading) return;
+    respond(r.status, r.content_type, r.body, close_after, {}, head_only);
+    return;
+  }
+  if (is({"health", "live"}) || is({"health", "ready"})) {
+    if (!is_get) return wrong_method("GET, HEAD");
+    const bool ok = seg[1] == "live" ? api.live() : api.ready();
+    if (state != State::Reading) return;
+    respond(ok ? 200 : 503, "application/json",
+            ok ? "{\"status\":\"ok\"}\n" : "{\"status\":\"unavailable\"}\n", close_after, {},
+            head_only);
+    return;
+  }
+  if (!is_unix) return not_found();  // the metrics listener is read-only
+
+  if (is({"v1", "status"})) {
+    if (!is_get) return wrong_method("GET, HEAD");
+    Reply r = api.status();
+    if (state != State::Reading) return;
+    respond(r.status, r.content_type, r.body, close_after, {}, head_only);
+    return;
+  }
+  const bool split = is({"v1", "routes", "", "split"});
+  const bool rollback = is({"v1", "routes", "", "rollback"});
+  const bool reload = is({"v1", "reload"});
+  if (!split && !rollback && !reload) return not_found();
+  if ((split || rollback) && seg[2].empty()) return not_found();
+  if (split && method != HTTP_PUT) return wrong_method("PUT");
+  if ((rollback || reload) && method != HTTP_POST) return wrong_method("POST");
+
+  MutatingQuery mq;
+  std::string error;
+  if (!parse_mutating_query(query, rollback, &mq, &error)) {
+    respond_error(400, error, close_after);
+    return;
+  }
+  const Caller who = caller;
+  Reply r;
+  if (split) {
+    std::vector<std::pair<std::string, uint64_t>> weights;
+    if (!parse_split_body(body, opt().max_request_bytes, &weights, &error)) {
+      respond_error(400, error, close_after);
+      return;
+    }
+    r = api.set_split(seg[2], weights, mq.dry_run, who);
+  } else if (rollback) {
+    std::optional<std::string_view> pool;
+    if (mq.pool) pool = *mq.pool;
+    r = api.rollback(seg[2], pool, mq.dry_run, who);
+  } else {
+    r = api.reload(mq.dry_run, who);
+  }
+  if (state != State::Reading) return;
+  if (r.status < 100 || r.status > 599) r.status = 500;
+  respond(r.status, r.content_type, r.body, close_after);
+}
+
+// ---------------------------------------------------------------- server
+
+AdminServer::AdminServer(uv_loop_t* loop, ControlApi& api, ServerOptions options)
+    : loop_(loop), api_(api), opt_(options) {}
+
+AdminServer::~AdminServer() {
+  close();
+}
+
+namespace {
+
+// mkdir -p for the socket's parent directory, mode 0755 for what it creates.
+bool make_parent_dirs(const std::string& path, std::string* error) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return true;
+  const std::string dir = path.substr(0, slash);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return true;
+    *error = "cannot create admin socket " + path + ": " + dir + " is not a directory";
+    return false;
+  }
+  for (size_t i = 1; i <= dir.size(); ++i) {
+    if (i != dir.size() && dir[i] != '/') continue;
+    const std::string prefix = dir.substr(0, i);
+    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      *error = "cannot create directory " + prefix + " for the admin socket: " + errno_text(errno);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Is something accepting connections on the Unix socket at `path`?
+// 1 yes, 0 no (stale), -1 cannot tell (errno set).
+int probe_unix_socket(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+  const int r = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  const int e = errno;
+  ::close(fd);
+  if (r == 0) return 1;
+  // EAGAIN: a live listener whose backlog is full.
+  if (e == EAGAIN || e == EINPROGRESS) return 1;
+  if (e == ECONNREFUSED) return 0;
+  errno = e;
+  return -1;
+}
+
+}  // namespace
+
+bool AdminServer::listen_unix(const std::string& path, std::vector<uint32_t> allow_uids,
+                              std::string* error) {
+  std::string scratch;
+  if (error == nullptr) error = &scratch;
+  if (unix_ != nullptr) {
+    *error = "the admin server already listens on " + unix_path_;
+    return false;
+  }
+  if (path.empty()) {
+    *error = "admin socket path is empty";
+    return false;
+  }
+  if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    *error = "admin socket path " + path + " is too long (" + std::to_string(path.size()) +
+             " bytes; the limit is " + std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + ")";
+    return false;
+  }
+  if (!make_parent_dirs(path, error)) return false;
+
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      *error = "admin socket path " + path + " exists and is not a socket; refusing to replace it";
+      return false;
+    }
+    const int live = probe_unix_socket(path);
+    if (live == 1) {
+      *error = "another sluice is listening on " + path;
+      return false;
+    }
+    if (live < 0) {
+      *error = "cannot check the existing admin socket " + path + ": " + errno_text(errno);
+      return false;
+    }
+    // Stale: left by a process that is gone.
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      *error = "cannot remove the stale admin socket " + path + ": " + errno_text(errno);
+      return false;
+    }
+  } else if (errno != ENOENT) {
+    *error = "cannot stat admin socket path " + path + ": " + errno_text(errno);
+    return false;
+  }
+
+  auto* l = new Listener;
+  l->server = this;
+  l->is_unix = true;
+  if (int r = uv_pipe_init(loop_, &l->h.pipe, 0); r != 0) {
+    delete l;
+    *error = "cannot create admin socket " + path + ": " + uv_strerror(r);
+    return false;
+  }
+  l->handle()->data = l;
+  // The socket file is created by bind with 0777 & ~umask: no window in
+  // which another user could connect.
+  const mode_t old_mask = ::umask(0177);
+  int r = uv_pipe_bind(&l->h.pipe, path.c_str());
+  ::umask(old_mask);
+  if (r != 0) {
+    l->close();
+    *error = "cannot bind admin socket " + path + ": " + uv_strerror(r);
+    return false;
+  }
+  if (::chmod(path.c_str(), 0600) != 0 || ::lstat(path.c_str(), &st) != 0) {
+    const int e = errno;
+    l->close();
+    ::unlink(path.c_str());
+    *error = "cannot set mode 0600 on admin socket " + path + ": " + errno_text(e);
+    return false;
+  }
+  r = uv_listen(l->stream(), 64, &AdminServer::on_unix_connection);
+  if (r != 0) {
+    l->close();
+    ::unlink(path.c_str());
+    *error = "cannot listen on admin socket " + path + ": " + uv_strerror(r);
+    return false;
+  }
+  unix_ = l;
+  unix_path_ = path;
+  unix_dev_ = st.st_dev;
+  unix_ino_ = st.st_ino;
+  allow_uids_ = std::move(allow_uids);
+  return true;
+}
+
+bool AdminServer::listen_tcp(const std::string& host_in, uint16_t port, std::string* error) {
+  std::string scratch;
+  if (error == nullptr) error = &scratch;
+  std::string host = host_in;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string shown =
+      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  if (tcp_ != nullptr) {
+    *error = "the metrics listener is already open";
+    return false;
+  }
+  sockaddr_storage ss{};
+  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&ss)) != 0 &&
+      uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&ss)) != 0) {
+    *error = "metrics_listen " + shown + ": not an IP address";
+    return false;
+  }
+  auto* l = new Listener;
+  l->server = this;
+  l->is_unix = false;
+  if (int r = uv_tcp_init(loop_, &l->h.tcp); r != 0) {
+    delete l;
+    *error = "cannot listen on " + shown + ": " + uv_strerror(r);
+    return false;
+  }
+  l->handle()->data = l;
+  int r = uv_tcp_bind(&l->h.tcp, reinterpret_cast<const sockaddr*>(&ss), 0);
+  if (r == 0) r = uv_listen(l->stream(), 64, &AdminServer::on_tcp_connection);
+  if (r != 0) {
+    l->close();
+    *error = "cannot listen on " + shown + " (metrics_listen): " + uv_strerror(r);
+    return false;
+  }
+  sockaddr_storage bound{};
+  int len = sizeof bound;
+  if (uv_tcp_getsockname(&l->h.tcp, reinterpret_cast<sockaddr*>(&bound), &len) == 0) {
+    tcp_port_ =
+        ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                          : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  }
+  tcp_ = l;
+  return true;
+}
+
+void AdminServer::close() {
+  if (unix_ != nullptr) {
+    unix_->close();
+    unix_ = nullptr;
+    // Unlink only our own socket file: a successor may already have replaced it.
+    struct stat st;
+    if (::lstat(unix_path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == unix_dev_ &&
+        st.st_ino == unix_ino_) {
+      ::unlink(unix_path_.c_str());
+    }
+    unix_path_.clear();
+  }
+  if (tcp_ != nullptr) {
+    tcp_->close();
+    tcp_ = nullptr;
+    tcp_port_ = 0;
+  }
+  std::vector<Conn*> conns = std::move(conns_);
+  conns_.clear();
+  for (Conn* c : conns) {
+    c->server = nullptr;  // already forgotten
+    c->close();
+  }
+}
+
+bool AdminServer::uid_allowed(uint32_t uid) const {
+  if (uid == static_cast<uint32_t>(::getuid())) return true;
+  return std::find(allow_uids_.begin(), allow_uids_.end(), uid) != allow_uids_.end();
+}
+
+void AdminServer::forget(Conn* c) {
+  auto it = std::find(conns_.begin(), conns_.end(), c);
+  if (it != conns_.end()) conns_.erase(it);
+}
+
+void AdminServer::on_unix_connection(uv_stream_t* s, int status) {
+  auto* l = static_cast<Listener*>(s->data);
+  if (status < 0 || l->server == nullptr) return;  // EMFILE etc.: libuv retries
+  l->server->accept(l);
+}
+
+void AdminServer::on_tcp_connection(uv_stream_t* s, int status) {
+  auto* l = static_cast<Listener*>(s->data);
+  if (status < 0 || l->server == nullptr) return;
+  l->server->accept(l);
+}
+
+void AdminServer::accept(Listener* l) {
+  auto* c = new Conn(this, l->is_unix);
+  uv_timer_init(loop_, &c->timer);
+  c->timer.data = c;
+  c->open_handles = 2;
+  if (l->is_unix) {
+    uv_pipe_init(loop_, &c->io.pipe, 0);
+  } else {
+    uv_tcp_init(loop_, &c->io.tcp);
+  }
+  c->handle()->data = c;
+  c->shutdown_req.data = c;
+  conns_.push_back(c);
+  if (uv_accept(l->stream(), c->stream()) != 0) {
+    c->close();
+    return;
+  }
+  if (l->is_unix) {
+    uv_os_fd_t fd;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (uv_fileno(c->handle(), &fd) != 0 ||
+        ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      c->allowed = false;
+      c->deny_reason = "cannot read the peer's credentials";
+    } else {
+      c->caller.uid = cred.uid;
+      c->caller.gid = cred.gid;
+      c->caller.pid = cred.pid;
+      if (!uid_allowed(cred.uid)) {
+        c->allowed = false;
+        c->deny_reason = "uid " + std::to_string(cred.uid) + " is not allowed";
+      }
+    }
+  } else {
+    uv_tcp_nodelay(&c->io.tcp, 1);
+  }
+  c->start();
+  if (conns_.size() > opt_.max_connections) {
+    c->respond_error(503, "too many admin connections", true);
+  }
+}
+
+}  // namespace sluice::admin

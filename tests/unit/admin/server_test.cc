@@ -1,0 +1,871 @@
+// AdminServer over real sockets: the loop runs in a thread of its own and the
+// test talks to it with plain blocking sockets, like sluicectl or curl would.
+#include "proxy/admin/server.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proxy/admin/json.h"
+
+namespace sluice::admin {
+namespace {
+
+// ---------------------------------------------------------------- fakes
+
+struct Call {
+  std::string method;  // "status", "set_split", ...
+  std::string route;
+  std::vector<std::pair<std::string, uint64_t>> weights;
+  std::optional<std::string> pool;
+  bool dry_run = false;
+  Caller who;
+};
+
+Call named(const char* method) {
+  Call c;
+  c.method = method;
+  return c;
+}
+
+// Records every call; answers with canned replies.
+class RecordingApi : public ControlApi {
+ public:
+  Reply status() override {
+    record(named("status"));
+    return {200, R"({"version":"test","routes":[]})"};
+  }
+  Reply set_split(std::string_view route,
+                  const std::vector<std::pair<std::string, uint64_t>>& weights, bool dry_run,
+                  const Caller& who) override {
+    Call c{"set_split", std::string(route), weights, std::nullopt, dry_run, who};
+    record(c);
+    if (route == "missing") return {404, R"({"error":"no route named \"missing\""})"};
+    return {200, R"({"ok":true})"};
+  }
+  Reply rollback(std::string_view route, std::optional<std::string_view> pool, bool dry_run,
+                 const Caller& who) override {
+    Call c{"rollback", std::string(route), {}, std::nullopt, dry_run, who};
+    if (pool) c.pool = std::string(*pool);
+    record(c);
+    return {200, R"({"ok":true})"};
+  }
+  Reply reload(bool dry_run, const Caller& who) override {
+    Call c{"reload", "", {}, std::nullopt, dry_run, who};
+    record(c);
+    if (on_reload) on_reload();
+    if (throw_on_reload) throw std::runtime_error("boom");
+    return {200, R"({"ok":true})"};
+  }
+  Reply metrics() override {
+    record(named("metrics"));
+    return {200, "sluice_up 1\n", "text/plain; version=0.0.4"};
+  }
+  bool live() override { return true; }
+  bool ready() override { return is_ready; }
+
+  std::vector<Call> calls() {
+    std::lock_guard<std::mutex> g(mu_);
+    return calls_;
+  }
+  size_t count() { return calls().size(); }
+
+  bool is_ready = true;
+  bool throw_on_reload = false;
+  std::function<void()> on_reload;  // runs on the loop thread
+
+ private:
+  void record(Call c) {
+    std::lock_guard<std::mutex> g(mu_);
+    calls_.push_back(std::move(c));
+  }
+  std::mutex mu_;
+  std::vector<Call> calls_;
+};
+
+// ---------------------------------------------------------------- client
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+  std::string error() const {
+    std::optional<json::Value> v = json::parse(body);
+    if (!v || !v->find("error") || !v->find("error")->is_string())
+      return "<no error: " + body + ">";
+    return v->find("error")->as_string();
+  }
+};
+
+void set_timeouts(int fd, int seconds) {
+  timeval tv{seconds, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+int connect_unix(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  set_timeouts(fd, 5);
+  return fd;
+}
+
+int connect_tcp(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  set_timeouts(fd, 5);
+  return fd;
+}
+
+bool send_all(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Reads one response from fd; `buf` keeps bytes of following responses.
+std::optional<HttpResponse> read_response(int fd, std::string& buf, bool head_request = false) {
+  auto fill = [&]() {
+    char tmp[8192];
+    ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf.append(tmp, static_cast<size_t>(n));
+    return true;
+  };
+  size_t end;
+  while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
+    if (!fill()) return std::nullopt;
+  }
+  HttpResponse r;
+  std::string head = buf.substr(0, end);
+  buf.erase(0, end + 4);
+  r.status = std::atoi(head.substr(9, 3).c_str());
+  size_t pos = head.find("\r\n");
+  while (pos != std::string::npos) {
+    size_t next = head.find("\r\n", pos + 2);
+    std::string line =
+        head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+    size_t colon = line.find(':');
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(c));
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && value[0] == ' ') value.erase(0, 1);
+    r.headers[name] = value;
+    pos = next;
+  }
+  size_t len = head_request ? 0 : std::stoul(r.header("content-length"));
+  while (buf.size() < len) {
+    if (!fill()) return std::nullopt;
+  }
+  r.body = buf.substr(0, len);
+  buf.erase(0, len);
+  return r;
+}
+
+// True once the peer has closed (EOF or reset) within the socket timeout.
+bool peer_closed(int fd) {
+  char tmp[256];
+  for (;;) {
+    ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
+    if (n == 0) return true;
+    if (n < 0) return errno == ECONNRESET;
+  }
+}
+
+// One request on a fresh connection.
+HttpResponse request_on(int fd, const std::string& raw, bool head_request = false) {
+  EXPECT_GE(fd, 0);
+  HttpResponse out;
+  if (fd < 0) return out;
+  EXPECT_TRUE(send_all(fd, raw));
+  std::string buf;
+  std::optional<HttpResponse> r = read_response(fd, buf, head_request);
+  ::close(fd);
+  EXPECT_TRUE(r.has_value()) << raw;
+  return r ? *r : out;
+}
+
+std::string req(const std::string& method, const std::string& target, const std::string& body = "",
+                const std::string& extra = "") {
+  std::string s = method + " " + target + " HTTP/1.1\r\nHost: sluice\r\n" + extra;
+  if (!body.empty() || method == "PUT" || method == "POST") {
+    s += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  return s + "\r\n" + body;
+}
+
+// ---------------------------------------------------------------- harness
+
+class AdminServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/sluice-admin-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    sock_ = dir_ + "/run/admin.sock";
+    ASSERT_EQ(uv_loop_init(&loop_), 0);
+    ASSERT_EQ(uv_async_init(&loop_, &stop_, &AdminServerTest::on_stop), 0);
+    stop_.data = this;
+  }
+
+  void TearDown() override {
+    stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  void make_server(ServerOptions opt = {}) {
+    server_ = std::make_unique<AdminServer>(&loop_, api_, opt);
+  }
+
+  // Creates the server, listens on the Unix socket, runs the loop.
+  void start(std::vector<uint32_t> allow = {0}, ServerOptions opt = {}) {
+    make_server(opt);
+    std::string err;
+    ASSERT_TRUE(server_->listen_unix(sock_, allow, &err)) << err;
+    run();
+  }
+
+  void run() {
+    running_ = true;
+    loop_thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+  }
+
+  // Closes the server on its loop and checks that the loop can end and
+  // every handle was closed.
+  void stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    if (running_) {
+      uv_async_send(&stop_);
+      loop_thread_.join();
+    } else {
+      on_stop(&stop_);
+      uv_run(&loop_, UV_RUN_DEFAULT);
+    }
+    EXPECT_EQ(uv_loop_close(&loop_), 0) << "handles left open on the loop";
+  }
+
+  static void on_stop(uv_async_t* a) {
+    auto* self = static_cast<AdminServerTest*>(a->data);
+    if (self->server_) self->server_->close();
+    self->server_.reset();
+    uv_close(reinterpret_cast<uv_handle_t*>(a), nullptr);
+  }
+
+  HttpResponse unix_request(const std::string& raw, bool head_request = false) {
+    return request_on(connect_unix(sock_), raw, head_request);
+  }
+
+  std::string dir_;
+  std::string sock_;
+  uv_loop_t loop_{};
+  uv_async_t stop_{};
+  RecordingApi api_;
+  std::unique_ptr<AdminServer> server_;
+  std::thread loop_thread_;
+  bool running_ = false;
+  bool stopped_ = false;
+};
+
+// ---------------------------------------------------------------- socket file
+
+TEST_F(AdminServerTest, SocketIsMode0600InACreatedDirectory) {
+  start();
+  struct stat st;
+  ASSERT_EQ(::lstat(sock_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  ASSERT_EQ(::stat((dir_ + "/run").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  EXPECT_EQ(server_->unix_path(), sock_);
+}
+
+TEST_F(AdminServerTest, CloseRemovesTheSocketFile) {
+  start();
+  ASSERT_EQ(::access(sock_.c_str(), F_OK), 0);
+  stop();
+  EXPECT_NE(::access(sock_.c_str(), F_OK), 0);
+}
+
+TEST_F(AdminServerTest, StaleSocketIsReplaced) {
+  std::filesystem::create_directories(dir_ + "/run");
+  // A socket file whose owner is gone: bound, never unlinked.
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strncpy(sa.sun_path, sock_.c_str(), sizeof sa.sun_path - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ::close(fd);
+  ASSERT_EQ(::access(sock_.c_str(), F_OK), 0);
+
+  start();
+  HttpResponse r = unix_request(req("GET", "/v1/status"));
+  EXPECT_EQ(r.status, 200);
+}
+
+TEST_F(AdminServerTest, LiveSocketIsRefused) {
+  std::filesystem::create_directories(dir_ + "/run");
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strncpy(sa.sun_path, sock_.c_str(), sizeof sa.sun_path - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+
+  make_server();
+  std::string err;
+  EXPECT_FALSE(server_->listen_unix(sock_, {}, &err));
+  EXPECT_EQ(err, "another sluice is listening on " + sock_);
+  ::close(fd);
+  // The live socket's file was left alone.
+  EXPECT_EQ(::access(sock_.c_str(), F_OK), 0);
+}
+
+TEST_F(AdminServerTest, SecondServerOnTheSamePathIsRefused) {
+  start();
+  RecordingApi other_api;
+  uv_loop_t other_loop;
+  ASSERT_EQ(uv_loop_init(&other_loop), 0);
+  {
+    AdminServer other(&other_loop, other_api);
+    std::string err;
+    EXPECT_FALSE(other.listen_unix(sock_, {}, &err));
+    EXPECT_NE(err.find("another sluice is listening on"), std::string::npos) << err;
+  }
+  uv_run(&other_loop, UV_RUN_DEFAULT);
+  EXPECT_EQ(uv_loop_close(&other_loop), 0);
+  // The first server still answers.
+  EXPECT_EQ(unix_request(req("GET", "/v1/status")).status, 200);
+}
+
+TEST_F(AdminServerTest, PathThatIsNotASocketIsRefused) {
+  std::filesystem::create_directories(dir_ + "/run");
+  {
+    FILE* f = std::fopen(sock_.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fclose(f);
+  }
+  make_server();
+  std::string err;
+  EXPECT_FALSE(server_->listen_unix(sock_, {}, &err));
+  EXPECT_NE(err.find("exists and is not a socket"), std::string::npos) << err;
+  struct stat st;
+  ASSERT_EQ(::lstat(sock_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+}
+
+TEST_F(AdminServerTest, TooLongPathIsRefused) {
+  make_server();
+  std::string err;
+  EXPECT_FALSE(server_->listen_unix(dir_ + "/" + std::string(200, 'x'), {}, &err));
+  EXPECT_NE(err.find("too long"), std::string::npos) << err;
+}
+
+// ---------------------------------------------------------------- credentials
+
+// Runs `fn` in a child whose uid is `uid`; returns the child's exit status.
+int run_as(uid_t uid, const std::function<int()>& fn) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setgid(uid) != 0 || ::setuid(uid) != 0) ::_exit(100);
+    ::_exit(fn());
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 101;
+}
+
+TEST_F(AdminServerTest, DisallowedUidGets403) {
+  if (::getuid() != 0) GTEST_SKIP() << "needs root to connect as another uid";
+  constexpr uid_t kOther = 65534;
+  start({0});
+  // Let the other uid reach the socket file, so the peer check is what refuses it.
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(sock_.c_str(), 0666), 0);
+  const std::string sock = sock_;
+  int rc = run_as(kOther, [&] {
+    int fd = connect_unix(sock);
+    if (fd < 0) return 2;
+    if (!send_all(fd, req("PUT", "/v1/routes/app/split", R"({"blue":1})"))) return 3;
+    std::string buf;
+    std::optional<HttpResponse> r = read_response(fd, buf);
+    if (!r) return 4;
+    if (r->status != 403) return 5;
+    if (r->error() != "uid 65534 is not allowed") return 6;
+    if (r->header("connection") != "close") return 7;
+    if (!peer_closed(fd)) return 8;
+    return 0;
+  });
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(api_.count(), 0u) << "a refused peer reached the control plane";
+}
+
+TEST_F(AdminServerTest, AllowedUidListIsHonoured) {
+  if (::getuid() != 0) GTEST_SKIP() << "needs root to connect as another uid";
+  constexpr uid_t kOther = 65534;
+  start({kOther});
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(sock_.c_str(), 0666), 0);
+  const std::string sock = sock_;
+  int rc = run_as(kOther, [&] {
+    HttpResponse r = request_on(connect_unix(sock), req("POST", "/v1/reload"));
+    return r.status == 200 ? 0 : 1;
+  });
+  EXPECT_EQ(rc, 0);
+  std::vector<Call> calls = api_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].who.uid, kOther);
+  EXPECT_EQ(calls[0].who.gid, kOther);
+  EXPECT_GT(calls[0].who.pid, 0);
+  EXPECT_NE(calls[0].who.pid, ::getpid());
+}
+
+TEST_F(AdminServerTest, OwnUidIsAlwaysAllowed) {
+  start({12345});  // our uid is not listed
+  HttpResponse r = unix_request(req("POST", "/v1/reload"));
+  EXPECT_EQ(r.status, 200);
+  std::vector<Call> calls = api_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].who.uid, ::getuid());
+  EXPECT_EQ(calls[0].who.gid, ::getgid());
+  EXPECT_EQ(calls[0].who.pid, ::getpid());
+}
+
+// ---------------------------------------------------------------- routing
+
+TEST_F(AdminServerTest, StatusIsPassedThrough) {
+  start();
+  HttpResponse r = unix_request(req("GET", "/v1/status"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"version":"test","routes":[]})");
+  EXPECT_EQ(r.header("content-type"), "application/json");
+  EXPECT_EQ(r.header("cache-control"), "no-store");
+  // curl --unix-socket sends origin-form; absolute-form works too.
+  EXPECT_EQ(unix_request(req("GET", "http://sluice/v1/status")).status, 200);
+}
+
+TEST_F(AdminServerTest, SplitParsesTheBody) {
+  start();
+  HttpResponse r = unix_request(req("PUT", "/v1/routes/app/split", R"({"blue":90,"canary":10})"));
+  EXPECT_EQ(r.status, 200);
+  std::vector<Call> calls = api_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].method, "set_split");
+  EXPECT_EQ(calls[0].route, "app");
+  ASSERT_EQ(calls[0].weights.size(), 2u);
+  EXPECT_EQ(calls[0].weights[0], (std::pair<std::string, uint64_t>{"blue", 90}));
+  EXPECT_EQ(calls[0].weights[1], (std::pair<std::string, uint64_t>{"canary", 10}));
+  EXPECT_FALSE(calls[0].dry_run);
+  EXPECT_EQ(calls[0].who.pid, ::getpid());
+}
+
+TEST_F(AdminServerTest, ControlPlaneStatusAndBodyAreReturned) {
+  start();
+  HttpResponse r = unix_request(req("PUT", "/v1/routes/missing/split", R"({"blue":1})"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.error(), "no route named \"missing\"");
+}
+
+TEST_F(AdminServerTest, SplitBodyErrorsAre400WithPreciseMessages) {
+  start();
+  struct Case {
+    std::string body;
+    std::string error;
+  };
+  const Case cases[] = {
+      {"", R"(request body required: a JSON object of pool weights, e.g. {"blue":90,"canary":10})"},
+      {"[1,2]",
+       R"(request body must be a JSON object of pool weights, e.g. {"blue":90,"canary":10}, not an array)"},
+      {"42",
+       R"(request body must be a JSON object of pool weights, e.g. {"blue":90,"canary":10}, not a number)"},
+      {R"({"blue":90,)",
+       "request body: invalid JSON at byte 11: unexpected end of input inside an object"},
+      {R"({"blue" 90})",
+       "request body: invalid JSON at byte 8: expected ':' after object key, got character '9'"},
+      {R"({"blue":-1})", R"(weight of pool "blue" must be an integer >= 0, got -1)"},
+      {R"({"blue":1.5})", R"(weight of pool "blue" must be an integer >= 0, got 1.5)"},
+      {R"({"blue":"90"})", R"(weight of pool "blue" must be an integer >= 0, got "90")"},
+      {R"({"blue":true})", R"(weight of pool "blue" must be an integer >= 0, got true)"},
+      {R"({"blue":null})", R"(weight of pool "blue" must be an integer >= 0, got null)"},
+      {R"({"blue":18446744073709551616})",
+       R"(weight of pool "blue" must be an integer >= 0, got 18446744073709551616)"},
+      {R"({"blue":1,"blue":2})", R"(request body: invalid JSON at byte 10: duplicate key "blue")"},
+      {R"({"":1})", "pool names must not be empty"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = unix_request(req("PUT", "/v1/routes/app/split", c.body));
+    EXPECT_EQ(r.status, 400) << c.body;
+    EXPECT_EQ(r.error(), c.error) << c.body;
+  }
+  EXPECT_EQ(api_.count(), 0u);
+  // Integral spellings are integers.
+  HttpResponse r = unix_request(req("PUT", "/v1/routes/app/split", R"({"blue":1e2,"canary":0})"));
+  EXPECT_EQ(r.status, 200);
+  ASSERT_EQ(api_.count(), 1u);
+  EXPECT_EQ(api_.calls()[0].weights[0].second, 100u);
+}
+
+TEST_F(AdminServerTest, UnknownPathIs404) {
+  start();
+  for (const char* path : {"/", "/v1", "/v1/status/", "/v2/status", "/v1/routes/app",
+                           "/v1/routes//split", "/v1/routes/app/split/x", "/nope"}) {
+    HttpResponse r = unix_request(req("GET", path));
+    EXPECT_EQ(r.status, 404) << path;
+    EXPECT_NE(r.error().find("no such endpoint"), std::string::npos) << path;
+  }
+}
+
+TEST_F(AdminServerTest, WrongMethodIs405WithAllow) {
+  start();
+  struct Case {
+    const char* method;
+    const char* path;
+    const char* allow;
+  };
+  const Case cases[] = {
+      {"GET", "/v1/reload", "POST"},           {"PUT", "/v1/status", "GET, HEAD"},
+      {"POST", "/v1/routes/app/split", "PUT"}, {"GET", "/v1/routes/app/rollback", "POST"},
+      {"DELETE", "/metrics", "GET, HEAD"},     {"POST", "/health/ready", "GET, HEAD"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = unix_request(req(c.method, c.path));
+    EXPECT_EQ(r.status, 405) << c.method << " " << c.path;
+    EXPECT_EQ(r.header("allow"), c.allow) << c.method << " " << c.path;
+    EXPECT_EQ(r.error(), std::string("method ") + c.method + " is not allowed on " + c.path +
+                             "; use " + c.allow);
+  }
+  EXPECT_EQ(api_.count(), 0u);
+}
+
+TEST_F(AdminServerTest, HealthAndMetrics) {
+  start();
+  HttpResponse r = unix_request(req("GET", "/health/live"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "{\"status\":\"ok\"}\n");
+  api_.is_ready = false;
+  r = unix_request(req("GET", "/health/ready"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "{\"status\":\"unavailable\"}\n");
+  r = unix_request(req("GET", "/metrics"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("content-type"), "text/plain; version=0.0.4");
+  EXPECT_EQ(r.body, "sluice_up 1\n");
+  r = unix_request(req("HEAD", "/metrics"), true);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("content-length"), "12");
+}
+
+TEST_F(AdminServerTest, DryRunIsPassedThrough) {
+  start();
+  struct Case {
+    std::string target;
+    bool dry;
+  };
+  const Case cases[] = {
+      {"/v1/reload?dry_run=1", true},      {"/v1/reload?dry_run=true", true},
+      {"/v1/reload?dry_run", true},        {"/v1/reload?dry_run=0", false},
+      {"/v1/reload?dry_run=false", false}, {"/v1/reload", false},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = unix_request(req("POST", c.target));
+    EXPECT_EQ(r.status, 200) << c.target;
+  }
+  std::vector<Call> calls = api_.calls();
+  ASSERT_EQ(calls.size(), std::size(cases));
+  for (size_t i = 0; i < calls.size(); ++i)
+    EXPECT_EQ(calls[i].dry_run, cases[i].dry) << cases[i].target;
+
+  EXPECT_EQ(unix_request(req("PUT", "/v1/routes/app/split?dry_run=1", R"({"a":1})")).status, 200);
+  EXPECT_EQ(unix_request(req("POST", "/v1/routes/app/rollback?pool=canary&dry_run=true")).status,
+            200);
+  calls = api_.calls();
+  ASSERT_EQ(calls.size(), std::size(cases) + 2);
+  EXPECT_TRUE(calls[calls.size() - 2].dry_run);
+  EXPECT_TRUE(calls.back().dry_run);
+  EXPECT_EQ(calls.back().pool, "canary");
+}
+
+TEST_F(AdminServerTest, BadQueriesAre400) {
+  start();
+  struct Case {
+    std::string method, target, error;
+  };
+  const Case cases[] = {
+      {"POST", "/v1/reload?dry_run=yes", R"(dry_run must be 1, true, 0 or false, not "yes")"},
+      {"POST", "/v1/reload?dryrun=1", R"(unknown query parameter "dryrun")"},
+      {"POST", "/v1/reload?pool=x", R"(unknown query parameter "pool")"},
+      {"POST", "/v1/reload?dry_run=1&dry_run=0",
+       R"(query parameter "dry_run" given more than once)"},
+      {"POST", "/v1/routes/app/rollback?pool=", R"(query parameter "pool" must name a pool)"},
+      {"POST", "/v1/routes/app/rollback?pool=%zz", "invalid percent-encoding in the query string"},
+      {"GET", "/v1/routes/a%2/split", "invalid percent-encoding in the request path"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = unix_request(req(c.method, c.target));
+    EXPECT_EQ(r.status, 400) << c.target;
+    EXPECT_EQ(r.error(), c.error) << c.target;
+  }
+  EXPECT_EQ(api_.count(), 0u);
+}
+
+TEST_F(AdminServerTest, RouteNamesAndQueryValuesAreUrlDecoded) {
+  start();
+  EXPECT_EQ(unix_request(req("POST", "/v1/routes/my%20route/rollback?pool=can%61ry")).status, 200);
+  EXPECT_EQ(unix_request(req("POST", "/v1/routes/a%2Fb/rollback?pool=x+y")).status, 200);
+  EXPECT_EQ(unix_request(req("POST", "/v1/routes/%C3%A9t%C3%A9/rollback")).status, 200);
+  EXPECT_EQ(unix_request(req("PUT", "/v1/routes/%61pp/split", R"({"a":1})")).status, 200);
+  std::vector<Call> calls = api_.calls();
+  ASSERT_EQ(calls.size(), 4u);
+  EXPECT_EQ(calls[0].route, "my route");
+  EXPECT_EQ(calls[0].pool, "canary");
+  EXPECT_EQ(calls[1].route, "a/b");  // an encoded '/' stays inside the name
+  EXPECT_EQ(calls[1].pool, "x y");
+  EXPECT_EQ(calls[2].route, "\xc3\xa9t\xc3\xa9");
+  EXPECT_FALSE(calls[2].pool.has_value());
+  EXPECT_EQ(calls[3].route, "app");
+}
+
+// ---------------------------------------------------------------- HTTP framing
+
+TEST_F(AdminServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
+  start();
+  int fd = connect_unix(sock_);
+  ASSERT_GE(fd, 0);
+  std::string buf;
+  ASSERT_TRUE(send_all(fd, req("GET", "/v1/status")));
+  std::optional<HttpResponse> a = read_response(fd, buf);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->status, 200);
+  EXPECT_EQ(a->header("connection"), "keep-alive");
+  ASSERT_TRUE(send_all(fd, req("PUT", "/v1/routes/app/split", R"({"blue":5})")));
+  std::optional<HttpResponse> b = read_response(fd, buf);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->status, 200);
+  // Pipelined: both answered, in order.
+  ASSERT_TRUE(send_all(fd, req("GET", "/nope") + req("GET", "/health/live")));
+  std::optional<HttpResponse> c = read_response(fd, buf);
+  std::optional<HttpResponse> d = read_response(fd, buf);
+  ASSERT_TRUE(c && d);
+  EXPECT_EQ(c->status, 404);
+  EXPECT_EQ(d->status, 200);
+  ::close(fd);
+  EXPECT_EQ(api_.count(), 2u);
+}
+
+TEST_F(AdminServerTest, ConnectionCloseIsHonoured) {
+  start();
+  int fd = connect_unix(sock_);
+  ASSERT_GE(fd, 0);
+  std::string buf;
+  ASSERT_TRUE(send_all(fd, req("GET", "/v1/status", "", "Connection: close\r\n")));
+  std::optional<HttpResponse> a = read_response(fd, buf);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->header("connection"), "close");
+  EXPECT_TRUE(peer_closed(fd));
+  ::close(fd);
+}
+
+TEST_F(AdminServerTest, OversizedRequestsAre413) {
+  start();
+  // Announced body over the limit: refused from the head alone.
+  int fd = connect_unix(sock_);
+  ASSERT_TRUE(send_all(fd, "PUT /v1/routes/app/split HTTP/1.1\r\nContent-Length: 70000\r\n\r\n"));
+  std::string buf;
+  std::optional<HttpResponse> r = read_response(fd, buf);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(r->error(), "request body of 70000 bytes is larger than the limit of 65536 bytes");
+  EXPECT_TRUE(peer_closed(fd));
+  ::close(fd);
+
+  // Head + body over the limit although each fits.
+  std::string big_header = "X-Pad: " + std::string(40000, 'a') + "\r\n";
+  HttpResponse r2 = unix_request(
+      req("PUT", "/v1/routes/app/split", "{\"a\":1}" + std::string(30000, ' '), big_header));
+  EXPECT_EQ(r2.status, 413);
+  EXPECT_EQ(r2.error(), "request larger than 65536 bytes (head and body)");
+
+  // A head that never ends.
+  fd = connect_unix(sock_);
+  std::string endless = "GET /v1/status HTTP/1.1\r\n";
+  for (int i = 0; i < 2000; ++i)
+    endless += "X-H" + std::to_string(i) + ": " + std::string(40, 'b') + "\r\n";
+  send_all(fd, endless);
+  buf.clear();
+  r = read_response(fd, buf);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 413);
+  ::close(fd);
+  EXPECT_EQ(api_.count(), 0u);
+}
+
+TEST_F(AdminServerTest, ChunkedBodyIs411AndGarbageIs400) {
+  start();
+  HttpResponse r = unix_request(
+      "PUT /v1/routes/app/split HTTP/1.1\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n5\r\n{\"a\":1}\r\n0\r\n\r\n");
+  EXPECT_EQ(r.status, 411);
+  EXPECT_EQ(r.header("connection"), "close");
+
+  int fd = connect_unix(sock_);
+  ASSERT_TRUE(send_all(fd, "HELLO\r\n\r\n"));
+  std::string buf;
+  std::optional<HttpResponse> g = read_response(fd, buf);
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->status, 400);
+  EXPECT_NE(g->error().find("malformed request"), std::string::npos) << g->body;
+  EXPECT_TRUE(peer_closed(fd));
+  ::close(fd);
+}
+
+TEST_F(AdminServerTest, ExpectContinueGets100) {
+  start();
+  int fd = connect_unix(sock_);
+  ASSERT_TRUE(send_all(fd,
+                       "PUT /v1/routes/app/split HTTP/1.1\r\nExpect: 100-continue\r\n"
+                       "Content-Length: 8\r\n\r\n"));
+  std::string buf;
+  std::optional<HttpResponse> cont = read_response(fd, buf, true);
+  ASSERT_TRUE(cont.has_value());
+  EXPECT_EQ(cont->status, 100);
+  ASSERT_TRUE(send_all(fd, R"({"b":20})"));
+  std::optional<HttpResponse> r = read_response(fd, buf);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  ::close(fd);
+}
+
+TEST_F(AdminServerTest, IncompleteRequestTimesOutWith408) {
+  ServerOptions opt;
+  opt.request_timeout_ms = 200;
+  start({0}, opt);
+  int fd = connect_unix(sock_);
+  ASSERT_TRUE(send_all(fd, "GET /v1/status HTTP/1.1\r\nHost: x\r\n"));
+  std::string buf;
+  std::optional<HttpResponse> r = read_response(fd, buf);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 408);
+  EXPECT_TRUE(peer_closed(fd));
+  ::close(fd);
+
+  // An idle connection is closed without a response.
+  fd = connect_unix(sock_);
+  char c;
+  EXPECT_EQ(::recv(fd, &c, 1, 0), 0);
+  ::close(fd);
+}
+
+TEST_F(AdminServerTest, ControlPlaneExceptionIs500) {
+  api_.throw_on_reload = true;
+  start();
+  HttpResponse r = unix_request(req("POST", "/v1/reload"));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.error(), "internal error: boom");
+}
+
+TEST_F(AdminServerTest, CloseWithOpenConnectionsLetsTheLoopEnd) {
+  start();
+  int idle = connect_unix(sock_);
+  int partial = connect_unix(sock_);
+  ASSERT_TRUE(send_all(partial, "GET /v1/sta"));
+  // Make sure both are accepted before closing.
+  EXPECT_EQ(unix_request(req("GET", "/health/live")).status, 200);
+  stop();  // checks uv_loop_close() == 0
+  EXPECT_TRUE(peer_closed(idle));
+  EXPECT_TRUE(peer_closed(partial));
+  ::close(idle);
+  ::close(partial);
+}
+
+TEST_F(AdminServerTest, ServerMayBeDestroyedFromInsideAControlApiCall) {
+  api_.on_reload = [this] { server_.reset(); };
+  start();
+  int fd = connect_unix(sock_);
+  ASSERT_TRUE(send_all(fd, req("POST", "/v1/reload")));
+  EXPECT_TRUE(peer_closed(fd));  // no answer: the server is gone
+  ::close(fd);
+  EXPECT_NE(::access(sock_.c_str(), F_OK), 0);
+}
+
+// ---------------------------------------------------------------- metrics listener
+
+TEST_F(AdminServerTest, MetricsListenerIsReadOnly) {
+  make_server();
+  std::string err;
+  ASSERT_TRUE(server_->listen_tcp("127.0.0.1", 0, &err)) << err;
+  const int port = server_->tcp_port();
+  ASSERT_GT(port, 0);
+  run();
+
+  HttpResponse r = request_on(connect_tcp(port), req("GET", "/metrics"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "sluice_up 1\n");
+  EXPECT_EQ(request_on(connect_tcp(port), req("GET", "/health/live")).status, 200);
+  api_.is_ready = false;
+  EXPECT_EQ(request_on(connect_tcp(port), req("GET", "/health/ready")).status, 503);
+  EXPECT_EQ(request_on(connect_tcp(port), req("GET", "/")).status, 404);
+  EXPECT_EQ(request_on(connect_tcp(port), req("GET", "/v1/status")).status, 404);
+  EXPECT_EQ(request_on(connect_tcp(port), req("POST", "/v1/reload")).status, 404);
+  EXPECT_EQ(request_on(connect_tcp(port), req("PUT", "/v1/routes/app/split", R"({"a":1})")).status,
+            404);
+  HttpResponse m = request_on(connect_tcp(port), req("POST", "/metrics"));
+  EXPECT_EQ(m.status, 405);
+  EXPECT_EQ(m.header("allow"), "GET, HEAD");
+  std::vector<Call> calls = api_.calls();
+  ASSERT_EQ(calls.size(), 1u);  // only the one /metrics
+  EXPECT_EQ(calls[0].method, "metrics");
+}
+
+TEST_F(AdminServerTest, MetricsListenerErrors) {
+  make_server();
+  std::string err;
+  EXPECT_FALSE(server_->listen_tcp("not-an-ip", 9901, &err));
+  EXPECT_NE(err.find("not an IP address"), std::string::npos) << err;
+  ASSERT_TRUE(server_->listen_tcp("[::1]", 0, &err)) << err;
+  const int port = server_->tcp_port();
+  AdminServer other(&loop_, api_);
+  EXPECT_FALSE(other.listen_tcp("::1", static_cast<uint16_t>(port), &err));
+  EXPECT_NE(err.find("address already in use"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace sluice::admin
