@@ -1,68 +1,358 @@
 'use strict';
-// Automatic canary rollback (SPEC: Traffic splitting and rollback): a canary that
-// answers 5xx is taken to weight 0, its weight moves to the baseline, the rollback is
-// logged and persisted in state_dir, and it survives a restart.
+// Automatic rollback and rollout (SPEC: Traffic splitting and rollback; [route.rollback],
+// [route.rollout]): a failing canary (5xx, refused connections, timeouts, slow p99) is taken
+// to weight 0, its weight moves to the baseline, the rollback is logged, counted, shown in
+// status and persisted in state_dir, survives a restart, and only an operator's split
+// brings the canary back. A canary under the threshold is left alone. Rollout steps
+// advance on schedule and a breach aborts them. A corrupt state.json is set aside.
+const fs = require('node:fs');
+const path = require('node:path');
 const { test, after } = require('node:test');
 const h = require('./lib/harness');
+const A = require('./lib/admin');
 const { assert } = h;
 
 after(h.cleanup);
 
-test('a failing canary is rolled back, logged, shown in status, and stays rolled back after a restart', { timeout: 60000 }, async () => {
-  const blue = await h.startUpstream({ pool: 'blue' });
-  const canary = await h.startUpstream({ pool: 'canary', status: 500 });
-  const stateDir = h.tmpDir('sluice-state-');
+function routeToml({ split = '{ blue = 50, canary = 50 }', rollback = '', rollout = '' } = {}) {
+  return `
+[[route]]
+name = "app"
+path_prefix = "/"
+split = ${split}
+baseline = "blue"
+${rollback ? `\n[route.rollback]\n${rollback}\n` : ''}${rollout ? `\n[route.rollout]\n${rollout}\n` : ''}`;
+}
+
+async function start({ canaryAddr, canaryExtra = {}, blueAddr, stateDir, workers = 1, routes, extraGlobal = {} }) {
   const port = await h.freePort();
   const toml = h.sluiceToml({
     port,
-    global: { state_dir: stateDir },
-    pools: { blue: [blue.addr], canary: [canary.addr] },
-    routes: `
-[[route]]
-name = "app"
-split = { blue = 50, canary = 50 }
-baseline = "blue"
-
-[route.rollback]
-error_rate = 0.2
-min_requests = 10
-window = "30s"
-`,
+    global: { workers, ...(stateDir ? { state_dir: stateDir } : {}), ...extraGlobal },
+    pools: { blue: [blueAddr], canary: { servers: [canaryAddr], ...canaryExtra } },
+    routes,
   });
-  let sl = await h.startSluice(toml);
-  const send = async (n) => {
-    const seen = {};
-    for (let i = 0; i < n; i++) {
-      const res = await h.request(port, { path: `/rb/${i}`, headers: { Host: 'app.test' } });
-      const key = `${res.headers['x-pool']}:${res.status}`;
-      seen[key] = (seen[key] || 0) + 1;
-    }
-    return seen;
-  };
-  // Traffic until the controller rolls the canary back (it may judge on a timer, so
-  // give it a few seconds of steady traffic), bounded.
-  const first = {};
-  let ev;
-  const end = Date.now() + 10000;
-  while (!ev && Date.now() < end) {
-    for (const [k, v] of Object.entries(await send(10))) first[k] = (first[k] || 0) + v;
-    await h.sleep(100);
-    ev = sl.events().find((e) => /rollback/.test(e.event || ''));
+  const sl = await h.startSluice(toml);
+  sl.sock = `${sl.dir}/admin.sock`;
+  await h.waitFor(() => fs.existsSync(sl.sock), { timeout: 5000, what: 'admin socket' });
+  return { sl, port, toml };
+}
+
+// Sequential requests with a gap, so the 100 ms control loop sees a bounded number per tick.
+async function paced(port, n, { gapMs = 5, stopWhen, prefix = '/rb' } = {}) {
+  const results = [];
+  for (let i = 0; i < n; i++) {
+    results.push(await A.hit(port, { path: `${prefix}/${i}` }));
+    if (stopWhen && stopWhen()) break;
+    if (gapMs) await h.sleep(gapMs);
   }
-  assert.ok(first['canary:500'] >= 10, `the canary got traffic and failed: ${JSON.stringify(first)}`);
-  assert.ok(ev, `a rollback event within 10 s of failing traffic: ${JSON.stringify(first)}\n${sl.stderr.slice(-2000)}`);
+  return results;
+}
+
+const rollbackEvents = (sl) => sl.events().filter((e) => e.event === 'rollback');
+
+// A Node upstream whose behaviour can be switched while the test runs.
+async function switchableUpstream(pool) {
+  const ctl = { mode: 'ok', n: 0, failEvery: 0, delayMs: 0 };
+  const up = await h.startUpstream({
+    pool,
+    onRequest: (req, res) => {
+      ctl.n++;
+      const fail = ctl.mode === '500' || (ctl.failEvery && ctl.n % ctl.failEvery === 0);
+      const answer = () => {
+        if (res.destroyed) return;
+        res.writeHead(fail ? 500 : 200, { 'X-Pool': pool, 'Content-Type': 'text/plain', 'Content-Length': 2 });
+        res.end('ok');
+      };
+      req.resume();
+      if (ctl.mode === 'hang') return true; // never answer; cleanup destroys the socket
+      req.on('end', () => (ctl.delayMs ? setTimeout(answer, ctl.delayMs) : answer()));
+      return true;
+    },
+  });
+  return { up, ctl };
+}
+
+test('a canary answering 500 is rolled back within min_requests + a few ticks, logged, counted, shown, persisted; restart keeps it; PUT split brings it back', { timeout: 90000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const canary = await h.startUpstream({ pool: 'canary', status: 500 });
+  const stateDir = h.tmpDir('sluice-state-');
+  const routes = routeToml({ rollback: 'error_rate = 0.05\nmin_requests = 20\nwindow = "30s"' });
+  let { sl, port, toml } = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, stateDir, workers: 2, routes });
+
+  const t0 = Date.now();
+  const first = await paced(port, 200, { stopWhen: () => rollbackEvents(sl).length > 0 });
+  const fails = first.filter((r) => r.pool === 'canary').length;
+  assert.ok(fails >= 20, `the canary failed at least min_requests times before its rollback: ${fails}`);
+  // ~7 ms per request, 50/50: at most ~8 canary requests per 100 ms tick. min_requests + ~3 ticks.
+  assert.ok(fails <= 20 + 25, `rolled back soon after min_requests: ${fails} canary failures, ${first.length} requests in ${Date.now() - t0} ms`);
+  const ev = await h.waitFor(() => rollbackEvents(sl)[0], { timeout: 2000, what: 'a rollback event on stderr' });
   assert.equal(ev.route, 'app');
   assert.equal(ev.pool, 'canary');
+  assert.equal(typeof ev.observed_rate, 'number');
+  assert.ok(ev.observed_rate > 0.05 && ev.observed_rate <= 1, `observed_rate ${ev.observed_rate}`);
+  assert.ok(ev.requests >= 20, `requests ${ev.requests} >= min_requests`);
+  assert.equal(ev.window_s, 30);
 
-  assert.deepEqual(await send(20), { 'blue:200': 20 }, 'after the rollback everything goes to the baseline');
-  const sock = `${sl.dir}/admin.sock`;
-  const st = await h.curlRequest('http://sluice/v1/status', ['--unix-socket', sock]);
-  const route = JSON.parse(st.body).routes.find((r) => r.name === 'app');
-  assert.deepEqual(route.effective, { blue: 100, canary: 0 });
-  assert.equal(route.rollback && route.rollback.pool, 'canary');
+  // Then the canary gets nothing.
+  const canaryBefore = canary.requests.length;
+  const next = await A.hitMany(port, 100, { concurrency: 4 });
+  assert.deepEqual(next.tally, { blue: 100 }, 'after the rollback everything goes to the baseline');
+  assert.equal(canary.requests.length, canaryBefore, 'the canary upstream received nothing more');
 
+  // status
+  const r = await A.getRoute(sl.sock);
+  assert.deepEqual(r.configured, { blue: 50, canary: 50 });
+  assert.deepEqual(r.effective, { blue: 100, canary: 0 }, 'canary weight moved to the baseline');
+  assert.ok(r.rollback, `status.rollback set: ${JSON.stringify(r)}`);
+  assert.equal(r.rollback.pool, 'canary');
+  assert.equal(r.rollback.reason, 'error_rate');
+  assert.ok(r.rollback.observed_rate > 0.05);
+  assert.ok(r.rollback.requests >= 20);
+  assert.ok(!Number.isNaN(Date.parse(r.rollback.at)), `rollback.at is a time: ${r.rollback.at}`);
+  assert.equal(r.pools.canary.verdict, 'failed');
+  assert.ok(r.pools.canary.window_errors >= 20);
+  assert.equal(r.pools.blue.verdict, 'healthy');
+  // metrics
+  const m = await A.getMetrics(sl.sock);
+  assert.equal(A.metricSum(m, 'sluice_rollbacks_total', { route: 'app', pool: 'canary' }), 1, 'sluice_rollbacks_total counts it once');
+  assert.equal(A.metricSum(m, 'sluice_route_weight', { route: 'app', pool: 'canary' }), 0);
+  // persisted
+  const statePath = path.join(stateDir, 'state.json');
+  assert.ok(fs.existsSync(statePath), 'state_dir/state.json written');
+  assert.doesNotThrow(() => JSON.parse(fs.readFileSync(statePath, 'utf8')), 'state.json is JSON');
+  assert.equal(rollbackEvents(sl).length, 1, 'exactly one rollback event (no flapping)');
+
+  // Restart with the same state_dir: still rolled back.
   await sl.stop();
   sl = await h.startSluice(toml);
-  assert.deepEqual(await send(20), { 'blue:200': 20 }, 'still rolled back after a restart (state_dir)');
+  sl.sock = `${sl.dir}/admin.sock`;
+  await h.waitFor(() => fs.existsSync(sl.sock), { timeout: 5000, what: 'admin socket' });
+  const r2 = await A.getRoute(sl.sock);
+  assert.deepEqual(r2.effective, { blue: 100, canary: 0 }, 'still rolled back after a restart (status)');
+  assert.ok(r2.rollback && r2.rollback.pool === 'canary', `rollback record restored: ${JSON.stringify(r2.rollback)}`);
+  const after = await A.hitMany(port, 50, { concurrency: 4 });
+  assert.deepEqual(after.tally, { blue: 50 }, 'still rolled back after a restart (traffic)');
+  assert.equal(canary.requests.length, canaryBefore);
+  await h.sleep(300);
+  assert.deepEqual((await A.getRoute(sl.sock)).effective, { blue: 100, canary: 0 });
+
+  // The operator sets weights: the canary is back, with fresh windows.
+  const put = await A.setSplit(sl.sock, 'app', { blue: 50, canary: 50 });
+  assert.equal(put.status, 200, put.text);
+  const r3 = await A.getRoute(sl.sock);
+  assert.deepEqual(r3.effective, { blue: 50, canary: 50 });
+  assert.equal(r3.rollback, null, 'rollback cleared by the operator');
+  assert.equal(r3.pools.canary.window_requests, 0, 'pool windows cleared by PUT split');
+  const back = await A.hitMany(port, 20);
+  assert.ok(back.tally.canary >= 5 && back.tally.canary <= 15, `the canary receives traffic again: ${JSON.stringify(back.tally)}`);
+  await h.sleep(300);
+  assert.deepEqual((await A.getRoute(sl.sock)).effective, { blue: 50, canary: 50 }, 'not rolled back again below min_requests');
+  await sl.stop();
+});
+
+test('a canary at 2 % errors under a 5 % threshold is not rolled back after 500 requests', { timeout: 90000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const { up: canary, ctl } = await switchableUpstream('canary');
+  ctl.failEvery = 50; // the 50th, 100th, ... canary request fails: 2 %
+  const routes = routeToml({ rollback: 'error_rate = 0.05\nmin_requests = 20\nwindow = "30s"' });
+  const { sl, port } = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, routes });
+  const { tally } = await A.hitMany(port, 500, { concurrency: 2 });
+  await h.sleep(400); // a few control ticks
+  assert.equal(tally.canary, 250, `50/50: ${JSON.stringify(tally)}`);
+  const r = await A.getRoute(sl.sock);
+  assert.deepEqual(r.effective, { blue: 50, canary: 50 }, `not rolled back: ${JSON.stringify(r)}`);
+  assert.equal(r.rollback, null);
+  assert.equal(r.pools.canary.window_requests, 250);
+  assert.equal(r.pools.canary.window_errors, 5);
+  assert.ok(Math.abs(r.pools.canary.error_rate - 0.02) < 0.001, `error_rate ${r.pools.canary.error_rate}`);
+  assert.equal(r.pools.canary.verdict, 'healthy');
+  assert.equal(rollbackEvents(sl).length, 0);
+  await sl.stop();
+});
+
+test('a canary whose server refuses connections is counted as failing and rolled back', { timeout: 60000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const dead = await A.deadPort();
+  const routes = routeToml({ rollback: 'error_rate = 0.05\nmin_requests = 20\nwindow = "30s"' });
+  const { sl, port } = await start({ blueAddr: blue.addr, canaryAddr: `127.0.0.1:${dead}`, canaryExtra: { connect_timeout: '500ms' }, routes });
+  const res = await paced(port, 200, { stopWhen: () => rollbackEvents(sl).length > 0 });
+  const failed = res.filter((r) => r.pool !== 'blue');
+  assert.ok(failed.every((r) => r.status === 502), `refused connections answer 502: ${JSON.stringify(A.tally(failed))}`);
+  assert.ok(failed.length >= 20 && failed.length <= 45, `rolled back after min_requests + a few ticks: ${failed.length} failures`);
+  const ev = await h.waitFor(() => rollbackEvents(sl)[0], { timeout: 2000, what: 'rollback event' });
+  assert.equal(ev.pool, 'canary');
+  const r = await A.getRoute(sl.sock);
+  assert.deepEqual(r.effective, { blue: 100, canary: 0 });
+  assert.ok(r.pools.canary.window_errors >= 20, `connect failures count as errors: ${JSON.stringify(r.pools.canary)}`);
+  const m = await A.getMetrics(sl.sock);
+  assert.ok(A.metricSum(m, 'sluice_upstream_errors_total', { route: 'app', pool: 'canary', kind: 'connect' }) >= 20, 'connect failures in metrics');
+  const { tally } = await A.hitMany(port, 40, { concurrency: 4 });
+  assert.deepEqual(tally, { blue: 40 });
+  await sl.stop();
+});
+
+test('a canary that never answers (read_timeout 300ms) is rolled back', { timeout: 90000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const { up: canary, ctl } = await switchableUpstream('canary');
+  ctl.mode = 'hang';
+  const routes = routeToml({ rollback: 'error_rate = 0.05\nmin_requests = 10\nwindow = "30s"' });
+  const { sl, port } = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, canaryExtra: { read_timeout: '300ms' }, routes });
+  const t0 = Date.now();
+  let results = [];
+  for (let round = 0; round < 10 && rollbackEvents(sl).length === 0; round++) {
+    const { results: rs } = await A.hitMany(port, 20, { concurrency: 10, make: () => ({ timeout: 5000 }) });
+    results = results.concat(rs);
+    await h.sleep(150);
+  }
+  const slow = results.filter((r) => r.pool !== 'blue');
+  assert.ok(slow.length > 0);
+  assert.ok(slow.every((r) => r.status === 504), `timeouts answer 504: ${JSON.stringify(A.tally(slow))}`);
+  const ev = await h.waitFor(() => rollbackEvents(sl)[0], { timeout: 2000, what: `rollback event (after ${Date.now() - t0} ms, ${slow.length} timeouts)` });
+  assert.equal(ev.pool, 'canary');
+  const r = await A.getRoute(sl.sock);
+  assert.deepEqual(r.effective, { blue: 100, canary: 0 });
+  const m = await A.getMetrics(sl.sock);
+  assert.ok(A.metricSum(m, 'sluice_upstream_errors_total', { route: 'app', pool: 'canary', kind: 'timeout' }) >= 10, 'timeouts in metrics');
+  const { tally } = await A.hitMany(port, 20, { concurrency: 4 });
+  assert.deepEqual(tally, { blue: 20 });
+  await sl.stop();
+});
+
+test('p99_latency: a canary answering after 300 ms with p99_latency = "100ms" is rolled back', { timeout: 90000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const { up: canary, ctl } = await switchableUpstream('canary');
+  ctl.delayMs = 300;
+  const routes = routeToml({ rollback: 'error_rate = 0.5\nmin_requests = 10\nwindow = "30s"\np99_latency = "100ms"' });
+  const { sl, port } = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, routes });
+  let results = [];
+  for (let round = 0; round < 10 && rollbackEvents(sl).length === 0; round++) {
+    const { results: rs } = await A.hitMany(port, 20, { concurrency: 10 });
+    results = results.concat(rs);
+    await h.sleep(150);
+  }
+  assert.ok(results.every((r) => r.status === 200), 'slow but successful answers');
+  const ev = await h.waitFor(() => rollbackEvents(sl)[0], { timeout: 2000, what: 'rollback event for p99' });
+  assert.equal(ev.pool, 'canary');
+  const r = await A.getRoute(sl.sock);
+  assert.deepEqual(r.effective, { blue: 100, canary: 0 });
+  assert.ok(r.rollback && /p99|latency/.test(r.rollback.reason), `reason names the latency: ${JSON.stringify(r.rollback)}`);
+  assert.ok(r.pools.canary.p99_ms >= 250, `p99_ms ${r.pools.canary.p99_ms}`);
+  assert.equal(r.pools.canary.window_errors, 0, 'slow answers are not errors');
+  const { tally } = await A.hitMany(port, 20, { concurrency: 4 });
+  assert.deepEqual(tally, { blue: 20 });
+  await sl.stop();
+});
+
+// Sample the canary share while the rollout sits on one step.
+async function shareAtStep(sock, port, step, n = 100) {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const before = (await A.getRoute(sock)).rollout;
+    if (before.step !== step) return { step: before.step };
+    if (before.status === 'running' && before.next_step_in_s !== null && before.next_step_in_s < 0.5) {
+      await h.sleep(before.next_step_in_s * 1000 + 200);
+      continue;
+    }
+    const { tally } = await A.hitMany(port, n, { concurrency: 4 });
+    const afterR = (await A.getRoute(sock)).rollout;
+    if (afterR.step === step) return { step, canary: tally.canary || 0, blue: tally.blue || 0 };
+  }
+  return { step: null };
+}
+
+test('rollout steps [10, 50, 100] every 1s: status and traffic follow the steps', { timeout: 60000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const canary = await h.startUpstream({ pool: 'canary' });
+  const routes = routeToml({
+    split: '{ blue = 100, canary = 100 }',
+    rollback: 'error_rate = 0.05\nmin_requests = 20\nwindow = "30s"',
+    rollout: 'steps = [10, 50, 100]\ninterval = "1s"',
+  });
+  const { sl, port } = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, routes });
+  const r0 = await A.getRoute(sl.sock);
+  assert.ok(r0.rollout, `status.rollout: ${JSON.stringify(r0)}`);
+  assert.equal(r0.rollout.step, 0);
+  assert.deepEqual(r0.rollout.steps, [10, 50, 100]);
+  assert.equal(r0.rollout.percent, 10);
+  assert.equal(r0.rollout.status, 'running');
+  assert.ok(r0.rollout.next_step_in_s > 0 && r0.rollout.next_step_in_s <= 1, `next_step_in_s ${r0.rollout.next_step_in_s}`);
+  assert.deepEqual(r0.effective, { blue: 90, canary: 10 });
+
+  const s0 = await shareAtStep(sl.sock, port, 0);
+  assert.equal(s0.step, 0, 'sampled at step 0');
+  assert.ok(s0.canary >= 5 && s0.canary <= 15, `step 0 (10 %): ${JSON.stringify(s0)}`);
+
+  const t1 = Date.now();
+  await h.waitFor(async () => (await A.getRoute(sl.sock)).rollout.step === 1, { timeout: 3000, every: 50, what: 'rollout step 1' });
+  const r1 = await A.getRoute(sl.sock);
+  assert.equal(r1.rollout.percent, 50);
+  assert.equal(r1.rollout.status, 'running');
+  assert.deepEqual(r1.effective, { blue: 50, canary: 50 });
+  const s1 = await shareAtStep(sl.sock, port, 1);
+  assert.equal(s1.step, 1, 'sampled at step 1');
+  assert.ok(s1.canary >= 40 && s1.canary <= 60, `step 1 (50 %): ${JSON.stringify(s1)}`);
+
+  await h.waitFor(async () => (await A.getRoute(sl.sock)).rollout.step === 2, { timeout: 3000, every: 50, what: 'rollout step 2' });
+  const dt = Date.now() - t1;
+  assert.ok(dt >= 600 && dt <= 2000, `one step per interval (1s): step 1 → 2 took about ${dt} ms after step 1 was seen`);
+  const r2 = await A.getRoute(sl.sock);
+  assert.equal(r2.rollout.percent, 100);
+  assert.equal(r2.rollout.status, 'complete');
+  assert.deepEqual(r2.effective, { blue: 0, canary: 100 });
+  const { tally } = await A.hitMany(port, 50, { concurrency: 4 });
+  assert.deepEqual(tally, { canary: 50 }, 'step 100 %: all traffic on the canary');
+  const steps = sl.events().filter((e) => e.event === 'rollout_step').map((e) => e.step);
+  assert.deepEqual(steps, [1, 2], 'one rollout_step event per advance');
+  await sl.stop();
+});
+
+test('a breach in the middle of a rollout rolls the canary back and aborts the rollout', { timeout: 60000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const { up: canary, ctl } = await switchableUpstream('canary');
+  const routes = routeToml({
+    split: '{ blue = 100, canary = 100 }',
+    rollback: 'error_rate = 0.05\nmin_requests = 20\nwindow = "30s"',
+    rollout: 'steps = [10, 50, 100]\ninterval = "1s"',
+  });
+  const { sl, port } = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, routes });
+  await h.waitFor(async () => (await A.getRoute(sl.sock)).rollout.step === 1, { timeout: 3000, every: 50, what: 'rollout step 1' });
+  ctl.mode = '500';
+  await paced(port, 150, { gapMs: 2, stopWhen: () => rollbackEvents(sl).length > 0 });
+  const ev = await h.waitFor(() => rollbackEvents(sl)[0], { timeout: 2000, what: 'rollback event during the rollout' });
+  assert.equal(ev.pool, 'canary');
+  const r = await A.getRoute(sl.sock);
+  assert.deepEqual(r.effective, { blue: 100, canary: 0 });
+  assert.ok(r.rollout, JSON.stringify(r));
+  assert.equal(r.rollout.status, 'aborted', `rollout aborted: ${JSON.stringify(r.rollout)}`);
+  assert.ok(r.rollback && r.rollback.pool === 'canary');
+  // It does not advance any more.
+  await h.sleep(1500);
+  const later = await A.getRoute(sl.sock);
+  assert.equal(later.rollout.status, 'aborted');
+  assert.equal(later.rollout.step, r.rollout.step, 'an aborted rollout does not advance');
+  assert.deepEqual(later.effective, { blue: 100, canary: 0 });
+  const { tally } = await A.hitMany(port, 40, { concurrency: 4 });
+  assert.deepEqual(tally, { blue: 40 });
+  await sl.stop();
+});
+
+test('a corrupt state.json is moved aside, logged, and the config weights apply', { timeout: 30000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const canary = await h.startUpstream({ pool: 'canary' });
+  const stateDir = h.tmpDir('sluice-state-');
+  const garbage = '{"routes": [ {"name": "app", "weights": [100, 0' + '\u0000\u00ff not json';
+  fs.writeFileSync(path.join(stateDir, 'state.json'), garbage);
+  const routes = routeToml({ rollback: 'error_rate = 0.05\nmin_requests = 20\nwindow = "30s"' });
+  const { sl, port } = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, stateDir, routes });
+  const aside = fs.readdirSync(stateDir).filter((f) => f.startsWith('state.json.corrupt-'));
+  assert.equal(aside.length, 1, `state.json.corrupt-* in ${stateDir}: ${fs.readdirSync(stateDir)}`);
+  assert.equal(fs.readFileSync(path.join(stateDir, aside[0]), 'latin1'), Buffer.from(garbage).toString('latin1'), 'the corrupt file is kept as it was');
+  const ev = sl.events().find((e) => /state/.test(e.event || '') && /corrupt/.test(JSON.stringify(e)));
+  assert.ok(ev, `an event about the corrupt state file:\n${sl.stderr}`);
+  const r = await A.getRoute(sl.sock);
+  assert.deepEqual(r.effective, { blue: 50, canary: 50 }, 'configured weights apply');
+  assert.equal(r.rollback, null);
+  const { tally } = await A.hitMany(port, 40);
+  assert.deepEqual(tally, { blue: 20, canary: 20 });
   await sl.stop();
 });
