@@ -18,6 +18,8 @@ void MessageHead::clear() {
   keep_alive = true;
   upgrade = false;
   bad_header = false;
+  bad_version = false;
+  bare_line_end = false;
 }
 
 namespace {
@@ -99,6 +101,7 @@ int Parser::on_status(llhttp_t* p, const char* at, size_t n) {
 
 int Parser::on_header_field(llhttp_t* p, const char* at, size_t n) {
   Parser* P = self(p);
+  if (P->head_done_) return 0;  // a trailer: never part of the head
   if (!P->in_field_) {
     if (P->head_.headers.size() >= P->max_headers_) {
       P->too_many_headers_ = true;
@@ -119,6 +122,7 @@ int Parser::on_header_field_complete(llhttp_t* p) {
 
 int Parser::on_header_value(llhttp_t* p, const char* at, size_t n) {
   Parser* P = self(p);
+  if (P->head_done_) return 0;
   P->in_value_ = true;
   P->extend(P->head_.headers.back().value, at, n);
   return 0;
@@ -127,14 +131,26 @@ int Parser::on_header_value(llhttp_t* p, const char* at, size_t n) {
 int Parser::on_header_value_complete(llhttp_t* p) {
   Parser* P = self(p);
   P->in_value_ = false;
-  if (P->head_.headers.empty()) return 0;
-  // llhttp accepts obs-fold and hands it over inside the value span; RFC 9112
+  if (P->head_done_ || P->head_.headers.empty()) return 0;
+  // llhttp accepts obs-fold and hands it over inside the value span, or, after
+  // an empty first line, as a value that starts on the next line. RFC 9112
   // lets a proxy refuse it, and request smuggling makes refusing the safe choice.
-  std::string_view v = P->head_.headers.back().value.view(P->base_);
+  const HeaderSpan& h = P->head_.headers.back();
+  std::string_view v = h.value.view(P->base_);
   if (v.find_first_of("\r\n", 0) != std::string_view::npos ||
       std::memchr(v.data(), '\0', v.size()) != nullptr) {
     P->head_.bad_header = true;
     return -1;
+  }
+  if (h.value.len != 0) {
+    uint32_t gap_from = h.name.off + h.name.len;
+    if (h.value.off > gap_from) {
+      std::string_view gap(P->base_ + gap_from, h.value.off - gap_from);
+      if (gap.find_first_of("\r\n") != std::string_view::npos) {
+        P->head_.bad_header = true;
+        return -1;
+      }
+    }
   }
   return 0;
 }
@@ -142,6 +158,7 @@ int Parser::on_header_value_complete(llhttp_t* p) {
 int Parser::on_headers_complete(llhttp_t* p) {
   Parser* P = self(p);
   MessageHead& h = P->head_;
+  if (P->head_done_) return 0;  // the end of trailers
   h.http_major = p->http_major;
   h.http_minor = p->http_minor;
   h.method = static_cast<llhttp_method_t>(p->method);
@@ -152,10 +169,17 @@ int Parser::on_headers_complete(llhttp_t* p) {
   h.keep_alive = llhttp_should_keep_alive(p) != 0;
   h.upgrade = p->upgrade != 0;
   P->head_done_ = true;
-  if (P->kind_ == Kind::Request) return HPE_PAUSED;
+  if (P->kind_ == Kind::Request) {
+    if (h.http_major != 1 && h.http_major != 2) {
+      P->head_.bad_version = true;  // HTTP/0.9 has no head at all: refuse, never guess
+      return -1;
+    }
+    return HPE_PAUSED;
+  }
   // Responses: the head is handled after execute() returns, with the body
   // slices of the same read. 1xx other than 101 are skipped by the caller.
-  if (P->response_to_head_) return 1;
+  // HEAD responses, 204 and 304 have no body whatever Content-Length says.
+  if (P->response_to_head_ || h.status == 204 || h.status == 304) return 1;
   return 0;
 }
 
@@ -184,6 +208,11 @@ Parser::Result Parser::execute(const char* p, size_t n, std::vector<Slice>* body
     case HPE_PAUSED: {
       size_t used = static_cast<size_t>(llhttp_get_error_pos(&llp_) - p);
       if (message_done_) return {Event::MessageComplete, used};
+      if (kind_ == Kind::Request && !strict_line_ends(p + used)) {
+        error_ = HPE_LF_EXPECTED;
+        head_.bare_line_end = true;
+        return {Event::Error, 0};
+      }
       return {Event::HeadComplete, used};
     }
     case HPE_PAUSED_UPGRADE: {
@@ -196,6 +225,21 @@ Parser::Result Parser::execute(const char* p, size_t n, std::vector<Slice>* body
       error_ = e;
       return {Event::Error, 0};
   }
+}
+
+// llhttp takes a bare LF for CRLF at the end of the request line and of the
+// head. A front end that reads line ends differently from the server behind
+// it is how requests get smuggled: every LF in a request head must follow a
+// CR, and every CR precede an LF.
+bool Parser::strict_line_ends(const char* head_end) const {
+  std::string_view head(base_, static_cast<size_t>(head_end - base_));
+  size_t at = 0;
+  while ((at = head.find_first_of("\r\n", at)) != std::string_view::npos) {
+    if (head[at] == '\n') return false;  // an LF not consumed as the second half of CRLF
+    if (at + 1 >= head.size() || head[at + 1] != '\n') return false;
+    at += 2;
+  }
+  return true;
 }
 
 bool Parser::finish() {
@@ -214,6 +258,8 @@ bool Parser::needs_eof() const { return llhttp_message_needs_eof(&llp_) != 0; }
 
 const char* Parser::error_reason() const {
   if (head_.bad_header) return "invalid header value (obs-fold, CR, LF or NUL)";
+  if (head_.bad_version) return "unsupported HTTP version";
+  if (head_.bare_line_end) return "bare CR or LF in the request head";
   if (too_many_headers_) return "too many header lines";
   const char* r = llhttp_get_error_reason(&llp_);
   return r != nullptr ? r : llhttp_errno_name(error_);

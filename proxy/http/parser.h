@@ -50,6 +50,8 @@ struct MessageHead {
   bool keep_alive = true;  // llhttp_should_keep_alive at head end
   bool upgrade = false;
   bool bad_header = false;  // obs-fold, CR/LF inside a value: refused by the caller
+  bool bad_version = false;     // HTTP/0.9 request line
+  bool bare_line_end = false;   // LF without CR (or CR without LF) in a request head
 
   void clear();
 };
@@ -122,6 +124,7 @@ class Parser {
 
   uint32_t offset(const char* at) const { return static_cast<uint32_t>(at - base_); }
   void extend(Span& s, const char* at, size_t n);
+  bool strict_line_ends(const char* head_end) const;
 
   llhttp_t llp_{};
   Kind kind_;
