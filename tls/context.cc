@@ -62,9 +62,13 @@ struct ServerContext::Impl {
       wildcard;  // "example.com" (from "*.example.com") -> selection
   std::shared_ptr<TicketKeys> keys;
   std::shared_ptr<HandshakeCounters> counters;
+  // Fetched once: an implicit fetch per ticket would take the provider store's
+  // lock on every handshake of every worker.
+  EVP_CIPHER* ticket_cipher = nullptr;
 
   ~Impl() {
     for (Selection& s : selections) SSL_CTX_free(s.ctx);
+    EVP_CIPHER_free(ticket_cipher);
   }
 
   size_t lookup(const std::string& host) const {
@@ -98,22 +102,31 @@ int on_servername(SSL* ssl, int* alert, void* arg) {
   return SSL_TLSEXT_ERR_OK;
 }
 
-// ALPN: we speak http/1.1 only. The client list is length-prefixed protocol names.
-int on_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-            unsigned int inlen, void*) {
-  static constexpr std::string_view kHttp11 = "http/1.1";
+// ALPN: HTTP/1.x only. "http/1.1" when offered, else "http/1.0" (sluice speaks
+// both, nginx accepts both); the client's list is length-prefixed names.
+bool find_protocol(const unsigned char* in, unsigned int inlen, std::string_view proto,
+                   const unsigned char** out, unsigned char* outlen) {
   unsigned int i = 0;
   while (i < inlen) {
     unsigned int len = in[i];
-    if (len == 0 || i + 1 + len > inlen) break;  // malformed list
-    if (len == kHttp11.size() && std::memcmp(in + i + 1, kHttp11.data(), len) == 0) {
+    if (len == 0 || i + 1 + len > inlen) return false;  // malformed list
+    if (len == proto.size() && std::memcmp(in + i + 1, proto.data(), len) == 0) {
       *out = in + i + 1;
       *outlen = static_cast<unsigned char>(len);
-      return SSL_TLSEXT_ERR_OK;
+      return true;
     }
     i += 1 + len;
   }
-  return SSL_TLSEXT_ERR_ALERT_FATAL;  // RFC 7301: no_application_protocol
+  return false;
+}
+
+int on_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+            unsigned int inlen, void*) {
+  if (find_protocol(in, inlen, "http/1.1", out, outlen) ||
+      find_protocol(in, inlen, "http/1.0", out, outlen)) {
+    return SSL_TLSEXT_ERR_OK;
+  }
+  return SSL_TLSEXT_ERR_ALERT_FATAL;  // RFC 7301 no_application_protocol, as nginx does
 }
 
 bool set_ticket_mac(EVP_MAC_CTX* hctx, const TicketKeys::Key& k) {
@@ -136,7 +149,7 @@ int on_ticket(SSL* ssl, unsigned char key_name[16], unsigned char iv[EVP_MAX_IV_
   Impl* impl = impl_of(ssl);
   if (!impl) return -1;
   std::shared_ptr<const TicketKeys::KeySet> set = impl->keys->snapshot();
-  const EVP_CIPHER* cipher = EVP_aes_256_cbc();
+  const EVP_CIPHER* cipher = impl->ticket_cipher;
   if (enc) {
     const TicketKeys::Key& k = set->current;
     std::memcpy(key_name, k.name, TicketKeys::kNameLen);
@@ -276,6 +289,11 @@ ServerContext::BuildResult ServerContext::build(const ServerOptions& o) {
     }
   }
   impl->counters = o.counters ? o.counters : std::make_shared<HandshakeCounters>();
+  impl->ticket_cipher = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+  if (!impl->ticket_cipher) {
+    out.errors.push_back("tls: AES-256-CBC unavailable for session tickets: " + openssl_reason());
+    return out;
+  }
 
   // For each name (first appearance order), the entries serving it: the first
   // entry per key type among those listing that exact name. Identical member

@@ -7,9 +7,10 @@
 // configured identically:
 //   - TLS 1.2 and 1.3 only (min_version "1.3" for 1.3 only), no compression,
 //     no renegotiation, the client's cipher preference (Mozilla intermediate).
-//   - ALPN: "http/1.1" is selected when offered; a client that sends no ALPN is
-//     accepted; a client offering only other protocols gets the RFC 7301
-//     no_application_protocol alert (as nginx does).
+//   - ALPN: "http/1.1" is selected when offered ("http/1.0" when only that is);
+//     a client that sends no ALPN is accepted; a client offering only other
+//     protocols (e.g. just "h2") gets the RFC 7301 no_application_protocol
+//     alert, as nginx does.
 //   - Resumption: a server-side session cache (TLS 1.2 session ids) plus
 //     session tickets encrypted with a shared TicketKeys (see ticket_keys.h).
 //

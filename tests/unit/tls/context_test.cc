@@ -216,6 +216,18 @@ TEST(Alpn, SelectsHttp11AmongOthers) {
   EXPECT_EQ(c->alpn(), "http/1.1");
 }
 
+TEST(Alpn, Http10WhenOnlyThatIsOffered) {
+  auto ctx = multi_cert_context();
+  ClientOptions o;
+  o.alpn = "h2,http/1.0";
+  std::unique_ptr<Session> c, s;
+  ASSERT_TRUE(connect(o, ctx, &c, &s));
+  EXPECT_EQ(s->alpn(), "http/1.0");
+  o.alpn = "http/1.0,http/1.1";  // our preference wins
+  ASSERT_TRUE(connect(o, ctx, &c, &s));
+  EXPECT_EQ(s->alpn(), "http/1.1");
+}
+
 TEST(Alpn, NoAlpnIsAccepted) {
   auto ctx = multi_cert_context();
   std::unique_ptr<Session> c, s;
