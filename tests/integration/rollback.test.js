@@ -14,13 +14,14 @@ const { assert } = h;
 
 after(h.cleanup);
 
-function routeToml({ split = '{ blue = 50, canary = 50 }', rollback = '', rollout = '' } = {}) {
+function routeToml({ split = '{ blue = 50, canary = 50 }', rollback = '', rollout = '', extra = '' } = {}) {
   return `
 [[route]]
 name = "app"
 path_prefix = "/"
 split = ${split}
 baseline = "blue"
+${extra}
 ${rollback ? `\n[route.rollback]\n${rollback}\n` : ''}${rollout ? `\n[route.rollout]\n${rollout}\n` : ''}`;
 }
 
@@ -354,5 +355,193 @@ test('a corrupt state.json is moved aside, logged, and the config weights apply'
   assert.equal(r.rollback, null);
   const { tally } = await A.hitMany(port, 40);
   assert.deepEqual(tally, { blue: 20, canary: 20 });
+  await sl.stop();
+});
+
+test('no verdict below min_requests, and the window slides: old failures expire', { timeout: 60000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const canary = await h.startUpstream({ pool: 'canary', status: 500 });
+  const routes = routeToml({ rollback: 'error_rate = 0.05\nmin_requests = 20\nwindow = "2s"', extra: 'force_header = "X-Sluice-Pool"' });
+  const { sl, port } = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, routes });
+  const toCanary = (n) => A.hitMany(port, n, { make: () => ({ headers: { 'X-Sluice-Pool': 'canary' } }) });
+  const first = await toCanary(19);
+  assert.deepEqual(first.tally, { canary: 19 });
+  await h.sleep(400);
+  let r = await A.getRoute(sl.sock);
+  assert.equal(r.pools.canary.window_requests, 19);
+  assert.equal(r.pools.canary.window_errors, 19);
+  assert.equal(r.pools.canary.verdict, 'inconclusive', '19 < min_requests: no verdict');
+  assert.deepEqual(r.effective, { blue: 50, canary: 50 }, 'not rolled back below min_requests');
+  // Let the 2 s window forget them.
+  await h.sleep(2600);
+  r = await A.getRoute(sl.sock);
+  assert.equal(r.pools.canary.window_requests, 0, `the window slid past the old requests: ${JSON.stringify(r.pools.canary)}`);
+  await toCanary(15);
+  await h.sleep(400);
+  r = await A.getRoute(sl.sock);
+  assert.equal(r.pools.canary.window_requests, 15);
+  assert.deepEqual(r.effective, { blue: 50, canary: 50 }, '19 old + 15 new failures, but only 15 in the window: no rollback');
+  assert.equal(rollbackEvents(sl).length, 0);
+  await toCanary(5);
+  await h.waitFor(() => rollbackEvents(sl).length === 1, { timeout: 2000, what: 'rollback at 20 requests in the window' });
+  r = await A.getRoute(sl.sock);
+  assert.deepEqual(r.effective, { blue: 100, canary: 0 });
+  assert.equal(r.rollback.requests, 20);
+  await sl.stop();
+});
+
+test('an error rate exactly at the threshold is not a breach (strictly above)', { timeout: 60000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const { up: canary, ctl } = await switchableUpstream('canary');
+  ctl.failEvery = 20; // the 20th, 40th, ... request fails: exactly 5 % at every multiple of 20
+  const routes = routeToml({ rollback: 'error_rate = 0.05\nmin_requests = 20\nwindow = "30s"', extra: 'force_header = "X-Sluice-Pool"' });
+  const { sl, port } = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, routes });
+  const { tally } = await A.hitMany(port, 200, { make: () => ({ headers: { 'X-Sluice-Pool': 'canary' } }) });
+  assert.deepEqual(tally, { canary: 200 });
+  await h.sleep(400);
+  const r = await A.getRoute(sl.sock);
+  assert.equal(r.pools.canary.window_errors, 10);
+  assert.equal(r.pools.canary.window_requests, 200);
+  assert.deepEqual(r.effective, { blue: 50, canary: 50 }, `5 % errors under error_rate = 0.05 is not above it: ${JSON.stringify(r)}`);
+  assert.equal(r.rollback, null);
+  await sl.stop();
+});
+
+test('three pools: a failing canary\'s weight goes to the baseline only; a failing baseline is never rolled back', { timeout: 60000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const green = await h.startUpstream({ pool: 'green' });
+  const canary = await h.startUpstream({ pool: 'canary', status: 503 });
+  const port = await h.freePort();
+  const sl = await h.startSluice(
+    h.sluiceToml({
+      port,
+      pools: { blue: [blue.addr], green: [green.addr], canary: [canary.addr] },
+      routes: `
+[[route]]
+name = "app"
+split = { blue = 60, green = 30, canary = 10 }
+baseline = "blue"
+
+[route.rollback]
+error_rate = 0.05
+min_requests = 10
+window = "30s"
+`,
+    }),
+  );
+  const sock = `${sl.dir}/admin.sock`;
+  await h.waitFor(() => fs.existsSync(sock), { timeout: 5000, what: 'admin socket' });
+  for (let i = 0; i < 20 && rollbackEvents(sl).length === 0; i++) {
+    await A.hitMany(port, 20, { concurrency: 2 });
+    await h.sleep(50);
+  }
+  await h.waitFor(() => rollbackEvents(sl).length === 1, { timeout: 2000, what: 'rollback' });
+  const r = await A.getRoute(sock);
+  assert.deepEqual(r.effective, { blue: 70, green: 30, canary: 0 }, 'the canary\'s 10 went to the baseline, green kept 30');
+  const { tally } = await A.hitMany(port, 100, { concurrency: 2 });
+  assert.deepEqual(tally, { blue: 70, green: 30 });
+  await sl.stop();
+
+  // A failing baseline: nothing to roll back to.
+  const badBlue = await h.startUpstream({ pool: 'blue', status: 500 });
+  const okCanary = await h.startUpstream({ pool: 'canary' });
+  const routes = routeToml({ rollback: 'error_rate = 0.05\nmin_requests = 10\nwindow = "30s"' });
+  const s2 = await start({ blueAddr: badBlue.addr, canaryAddr: okCanary.addr, routes });
+  await A.hitMany(s2.port, 100, { concurrency: 2 });
+  await h.sleep(400);
+  const r2 = await A.getRoute(s2.sl.sock);
+  assert.equal(r2.pools.blue.verdict, 'failed', 'the baseline is seen failing');
+  assert.deepEqual(r2.effective, { blue: 50, canary: 50 }, 'but the baseline is never rolled back');
+  assert.equal(r2.rollback, null);
+  assert.equal(rollbackEvents(s2.sl).length, 0);
+  await s2.sl.stop();
+});
+
+test('a rollback survives POST /v1/reload and SIGHUP with the same config', { timeout: 60000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const canary = await h.startUpstream({ pool: 'canary', status: 500 });
+  const routes = routeToml({ rollback: 'error_rate = 0.05\nmin_requests = 10\nwindow = "30s"' });
+  const { sl, port } = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, routes });
+  await paced(port, 100, { stopWhen: () => rollbackEvents(sl).length > 0 });
+  await h.waitFor(() => rollbackEvents(sl).length === 1, { timeout: 2000, what: 'rollback' });
+  const rl = await A.adminRequest(sl.sock, 'POST', '/v1/reload').catch(async (e) => {
+    await h.sleep(300);
+    return { status: 0, text: `${e} — sluice exited: ${JSON.stringify(sl.exited)}` };
+  });
+  assert.equal(rl.status, 200, `POST /v1/reload right after a rollback: ${rl.text}`);
+  let r = await A.getRoute(sl.sock);
+  assert.deepEqual(r.effective, { blue: 100, canary: 0 }, 'still rolled back after POST /v1/reload');
+  assert.ok(r.rollback && r.rollback.pool === 'canary');
+  sl.kill('SIGHUP');
+  await h.waitFor(() => sl.exited || sl.events().filter((e) => e.event === 'reloaded').length >= 2, { timeout: 3000, what: 'SIGHUP reload' });
+  assert.equal(sl.exited, null, 'sluice survives SIGHUP after a rollback');
+  r = await A.getRoute(sl.sock);
+  assert.deepEqual(r.effective, { blue: 100, canary: 0 }, 'still rolled back after SIGHUP');
+  const { tally } = await A.hitMany(port, 30);
+  assert.deepEqual(tally, { blue: 30 });
+  await sl.stop();
+});
+
+test('a sticky-cookie client of a rolled-back canary is re-assigned and its cookie rewritten', { timeout: 60000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const canary = await h.startUpstream({ pool: 'canary', status: 500 });
+  const routes = routeToml({ rollback: 'error_rate = 0.05\nmin_requests = 10\nwindow = "30s"', extra: 'sticky = "cookie"' });
+  const { sl, port } = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, routes });
+  // New clients (no cookie) until the canary is rolled back.
+  for (let i = 0; i < 200 && rollbackEvents(sl).length === 0; i++) {
+    await A.hit(port, { path: `/c/${i}` });
+    await h.sleep(3);
+  }
+  await h.waitFor(() => rollbackEvents(sl).length === 1, { timeout: 2000, what: 'rollback' });
+  const res = await A.hit(port, { path: '/c/after', headers: { Cookie: 'sluice_pool=canary' } });
+  assert.equal(res.status, 200);
+  assert.equal(res.pool, 'blue', 'the canary client is re-assigned');
+  const sc = [].concat(res.headers['set-cookie'] || []).find((c) => c.startsWith('sluice_pool='));
+  assert.ok(sc, `cookie rewritten: ${JSON.stringify(res.headers)}`);
+  assert.equal(sc.split(';')[0], 'sluice_pool=blue');
+  await sl.stop();
+});
+
+test('operator weights and an aborted rollout persist across a restart', { timeout: 60000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const { up: canary, ctl } = await switchableUpstream('canary');
+  const stateDir = h.tmpDir('sluice-state-');
+  const routes = routeToml({
+    split: '{ blue = 100, canary = 100 }',
+    rollback: 'error_rate = 0.05\nmin_requests = 10\nwindow = "30s"',
+    rollout: 'steps = [10, 50, 100]\ninterval = "1s"',
+  });
+  let { sl, port, toml } = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, stateDir, routes });
+  ctl.mode = '500';
+  await A.hitMany(port, 150, { concurrency: 2 });
+  await h.waitFor(() => rollbackEvents(sl).length === 1, { timeout: 2000, what: 'rollback during the rollout' });
+  let r = await A.getRoute(sl.sock);
+  assert.equal(r.rollout && r.rollout.status, 'aborted');
+  await sl.stop();
+  sl = await h.startSluice(toml);
+  sl.sock = `${sl.dir}/admin.sock`;
+  await h.waitFor(() => fs.existsSync(sl.sock), { timeout: 5000, what: 'admin socket' });
+  r = await A.getRoute(sl.sock);
+  assert.deepEqual(r.effective, { blue: 100, canary: 0 }, 'aborted rollout still rolled back after restart');
+  assert.ok(r.rollback && r.rollback.pool === 'canary');
+  assert.equal(r.rollout && r.rollout.status, 'aborted', `rollout status after restart: ${JSON.stringify(r.rollout)}`);
+  await h.sleep(1300);
+  assert.deepEqual((await A.getRoute(sl.sock)).effective, { blue: 100, canary: 0 }, 'the aborted rollout does not restart by itself');
+
+  // Operator weights persist too.
+  ctl.mode = 'ok';
+  const put = await A.setSplit(sl.sock, 'app', { blue: 80, canary: 20 });
+  assert.equal(put.status, 200, put.text);
+  await sl.stop();
+  sl = await h.startSluice(toml);
+  sl.sock = `${sl.dir}/admin.sock`;
+  await h.waitFor(() => fs.existsSync(sl.sock), { timeout: 5000, what: 'admin socket' });
+  r = await A.getRoute(sl.sock);
+  assert.deepEqual(r.effective, { blue: 80, canary: 20 }, 'operator weights restored from state_dir');
+  assert.equal(r.rollback, null);
+  await h.sleep(1300);
+  assert.deepEqual((await A.getRoute(sl.sock)).effective, { blue: 80, canary: 20 }, 'operator weights are not overridden by the rollout schedule');
+  const { tally } = await A.hitMany(port, 100);
+  assert.deepEqual(tally, { blue: 80, canary: 20 });
   await sl.stop();
 });
