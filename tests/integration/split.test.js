@@ -257,3 +257,29 @@ test('sticky header: 50/50 → 60/40 moves only a minority of 200 keys', { timeo
 test('sticky ip: 50/50 → 60/40 moves only a minority of 200 client addresses', { timeout: 60000 }, async () => {
   await movement({ extra: 'sticky = "ip"', keyOf: (k) => `127.0.1.${k + 1}`, make: (k) => ({ localAddress: `127.0.1.${k + 1}` }) });
 });
+
+test('sticky cookie on a TLS listener carries Secure', { timeout: 60000 }, async () => {
+  const t = require('./lib/tls');
+  const certs = await t.makeTestCerts(h.tmpDir('sluice-certs-'));
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const canary = await h.startUpstream({ pool: 'canary' });
+  const port = await h.freePort();
+  const sl = await h.startSluice(
+    h.sluiceToml({
+      port,
+      listeners: t.tlsListenerToml({ port, certs: [certs.rsa] }),
+      pools: { blue: [blue.addr], canary: [canary.addr] },
+      routes: '[[route]]\nname = "app"\nsplit = { blue = 50, canary = 50 }\nbaseline = "blue"\nsticky = "cookie"\n',
+    }),
+  );
+  const r = await h.curl(['-i', '--http1.1', '--cacert', certs.ca.cert, '--resolve', `localhost:${port}:127.0.0.1`, `https://localhost:${port}/tls-cookie`]);
+  assert.equal(r.code, 0, r.stderr);
+  const res = h.parseResponses(r.stdoutBuf, { allowIncomplete: true }).responses.pop();
+  assert.equal(res.status, 200);
+  const sc = res.rawHeaders.filter(([n]) => n.toLowerCase() === 'set-cookie').map(([, v]) => v).find((v) => v.startsWith('sluice_pool='));
+  assert.ok(sc, `Set-Cookie over TLS: ${JSON.stringify(res.headers)}`);
+  const attrs = sc.split(';').map((s) => s.trim().toLowerCase());
+  assert.equal(attrs[0], `sluice_pool=${res.headers['x-pool']}`);
+  for (const want of ['path=/', 'httponly', 'samesite=lax', 'secure']) assert.ok(attrs.includes(want), `${want} in ${sc}`);
+  await sl.stop();
+});
