@@ -428,3 +428,43 @@ test('POST /v1/reload re-reads the config (400 with errors on a bad file, runnin
   const { tally } = await A.hitMany(sl.port, 20);
   assert.equal((tally.a || 0) + (tally.b || 0), 20);
 });
+
+test('workers = 2: metrics over metrics_listen move by exactly the requests sent', { timeout: 30000 }, async () => {
+  const up = await h.startUpstream({ pool: 'a' });
+  const mport = await h.freePort();
+  const s = await h.startSluice(
+    tomlWith({ port: await h.freePort(), pools: { a: [up.addr], b: [up.addr] }, adminExtra: `metrics_listen = "127.0.0.1:${mport}"`, global: { workers: 2 } }),
+  );
+  const tcp = { port: mport };
+  await h.waitFor(async () => (await A.adminRequest(tcp, 'GET', '/metrics').catch(() => ({}))).status === 200, { timeout: 5000, what: 'metrics listener' });
+  const sum = async () => A.metricSum(await A.getMetrics(tcp), 'sluice_requests_total', { route: 'app' });
+  const before0 = await sum();
+  const N = 123;
+  const { results } = await A.hitMany(s.port, N, { concurrency: 6 });
+  assert.ok(results.every((r) => r.status === 200));
+  await h.waitFor(async () => (await sum()) - before0 >= N, { timeout: 3000, what: 'counters from both workers' });
+  await h.sleep(300);
+  assert.equal((await sum()) - before0, N, 'summed across workers, exactly once each');
+  await s.stop();
+});
+
+test('/health/ready is 503 when a routed pool has no healthy server (health_check)', { timeout: 30000 }, async () => {
+  const up = await h.startUpstream({ pool: 'a' });
+  const dead = await A.deadPort();
+  const hc = 'health_check = { path = "/health", interval = "200ms", timeout = "200ms", unhealthy = 1, healthy = 1 }';
+  const s = await h.startSluice(
+    tomlWith({
+      port: await h.freePort(),
+      pools: { a: { servers: [up.addr], extra: hc }, b: { servers: [`127.0.0.1:${dead}`], extra: hc } },
+    }),
+  );
+  const asock = `${s.dir}/admin.sock`;
+  await h.waitFor(() => fs.existsSync(asock), { timeout: 5000, what: 'admin socket' });
+  assert.equal((await A.adminRequest(asock, 'GET', '/health/live')).status, 200, 'live regardless');
+  let last;
+  const ok = await h
+    .waitFor(async () => (last = (await A.adminRequest(asock, 'GET', '/health/ready')).status) === 503, { timeout: 4000, every: 100, what: 'ready 503' })
+    .catch(() => false);
+  assert.ok(ok, `pool b's only server refuses connections and fails its health checks, yet /health/ready answers ${last}`);
+  await s.stop();
+});
