@@ -545,3 +545,55 @@ test('operator weights and an aborted rollout persist across a restart', { timeo
   assert.deepEqual(tally, { blue: 80, canary: 20 });
   await sl.stop();
 });
+
+test('state.json that is valid JSON of the wrong shape, or empty, never stops sluice; the config weights apply', { timeout: 60000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const canary = await h.startUpstream({ pool: 'canary' });
+  const routes = routeToml({ rollback: 'error_rate = 0.05\nmin_requests = 20\nwindow = "30s"' });
+  for (const [label, content, asideWanted] of [
+    ['wrong shape', '{"routes": 5, "version": "x"}', true],
+    ['array', '[1, 2, 3]', true],
+    ['empty file', '', false],
+  ]) {
+    const stateDir = h.tmpDir('sluice-state-');
+    fs.writeFileSync(path.join(stateDir, 'state.json'), content);
+    const { sl, port } = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, stateDir, routes });
+    const r = await A.getRoute(sl.sock);
+    assert.deepEqual(r.effective, { blue: 50, canary: 50 }, `${label}: configured weights apply`);
+    const aside = fs.readdirSync(stateDir).filter((f) => f.startsWith('state.json.corrupt-'));
+    if (asideWanted) assert.equal(aside.length, 1, `${label}: set aside as state.json.corrupt-*: ${fs.readdirSync(stateDir)}`);
+    const { tally } = await A.hitMany(port, 20);
+    assert.deepEqual(tally, { blue: 10, canary: 10 }, label);
+    await sl.stop();
+  }
+});
+
+test('a persisted rollback for a pool that left the config is dropped; sluice starts with the new config', { timeout: 60000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const canary = await h.startUpstream({ pool: 'canary', status: 500 });
+  const green = await h.startUpstream({ pool: 'green' });
+  const stateDir = h.tmpDir('sluice-state-');
+  const routes = routeToml({ rollback: 'error_rate = 0.05\nmin_requests = 10\nwindow = "30s"' });
+  const first = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, stateDir, routes });
+  await paced(first.port, 100, { stopWhen: () => rollbackEvents(first.sl).length > 0 });
+  await h.waitFor(() => rollbackEvents(first.sl).length === 1, { timeout: 2000, what: 'rollback' });
+  await first.sl.stop();
+  // New config: canary replaced by green.
+  const port = await h.freePort();
+  const sl = await h.startSluice(
+    h.sluiceToml({
+      port,
+      global: { state_dir: stateDir },
+      pools: { blue: [blue.addr], green: [green.addr] },
+      routes: '[[route]]\nname = "app"\nsplit = { blue = 50, green = 50 }\nbaseline = "blue"\n',
+    }),
+  );
+  const sock = `${sl.dir}/admin.sock`;
+  await h.waitFor(() => fs.existsSync(sock), { timeout: 5000, what: 'admin socket' });
+  const r = await A.getRoute(sock);
+  assert.deepEqual(r.effective, { blue: 50, green: 50 });
+  assert.equal(r.rollback, null);
+  const { tally } = await A.hitMany(port, 20);
+  assert.deepEqual(tally, { blue: 10, green: 10 });
+  await sl.stop();
+});

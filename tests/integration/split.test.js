@@ -133,6 +133,11 @@ test('sticky = "cookie": cookie set with the right attributes, client stays, re-
   assert.ok(['blue', 'canary'].includes(ghost.pool));
   assert.equal((cookieOf(ghost) || '').split(';')[0], `sluice_pool=${ghost.pool}`, 'invalid cookie rewritten');
 
+  // Only the cookie named exactly sluice_pool counts (not my_sluice_pool).
+  const other = await A.hit(port, { path: '/cookie/other', headers: { Cookie: 'my_sluice_pool=canary; x=1' } });
+  assert.equal(other.status, 200);
+  assert.ok(cookieOf(other), `a client without a sluice_pool cookie gets one: ${JSON.stringify(other.headers)}`);
+
   // The operator sets canary to 0: a canary client is re-assigned to blue, cookie rewritten.
   const put = await A.setSplit(sock, 'app', { blue: 100, canary: 0 });
   assert.equal(put.status, 200, put.text);
