@@ -413,6 +413,7 @@ test('sluicectl: status, split, rollback, metrics, --json, and exit codes 1 / 2 
 
 test('POST /v1/reload re-reads the config (400 with errors on a bad file, running config kept)', async () => {
   const good = fs.readFileSync(sl.configPath, 'utf8');
+  await h.sleep(300); // no traffic in the last control ticks (reload under traffic: its own test)
   const ok = await A.adminRequest(sock, 'POST', '/v1/reload');
   assert.equal(ok.status, 200, ok.text);
   fs.writeFileSync(sl.configPath, good.replace('split = { a = 70, b = 30 }', 'split = { ghost = 1 }'));
@@ -466,5 +467,43 @@ test('/health/ready is 503 when a routed pool has no healthy server (health_chec
     .waitFor(async () => (last = (await A.adminRequest(asock, 'GET', '/health/ready')).status) === 503, { timeout: 4000, every: 100, what: 'ready 503' })
     .catch(() => false);
   assert.ok(ok, `pool b's only server refuses connections and fails its health checks, yet /health/ready answers ${last}`);
+  await s.stop();
+});
+
+test('POST /v1/reload while requests are flowing: sluice stays up and every request is counted once', { timeout: 60000 }, async () => {
+  const up = await h.startUpstream({ pool: 'a' });
+  const s = await h.startSluice(tomlWith({ port: await h.freePort(), pools: { a: [up.addr], b: [up.addr] } }));
+  const asock = `${s.dir}/admin.sock`;
+  await h.waitFor(() => fs.existsSync(asock), { timeout: 5000, what: 'admin socket' });
+  const sum = async () => A.metricSum(await A.getMetrics(asock), 'sluice_requests_total', { route: 'app' });
+  const before0 = await sum();
+  let stop = false;
+  let sent = 0;
+  const statuses = {};
+  const traffic = (async () => {
+    while (!stop) {
+      const r = await A.hit(s.port, { path: `/rl/${sent}` });
+      sent++;
+      statuses[r.status] = (statuses[r.status] || 0) + 1;
+      if (r.status === 0) return;
+    }
+  })();
+  const reloads = [];
+  for (let i = 0; i < 6; i++) {
+    await h.sleep(150);
+    const r = await A.adminRequest(asock, 'POST', '/v1/reload').catch(async (e) => {
+      await h.sleep(300);
+      return { status: 0, text: `${e} — sluice exited: ${JSON.stringify(s.exited)}` };
+    });
+    reloads.push(`${r.status} ${r.status === 200 ? '' : r.text}`);
+    if (r.status !== 200) break;
+  }
+  stop = true;
+  await traffic;
+  assert.deepEqual(reloads, Array(6).fill('200 '), `reloads under traffic (${sent} requests sent, statuses ${JSON.stringify(statuses)})`);
+  assert.equal(s.exited, null, 'sluice still running');
+  assert.deepEqual(Object.keys(statuses), ['200'], `every request answered 200: ${JSON.stringify(statuses)}`);
+  await h.sleep(300);
+  assert.equal((await sum()) - before0, sent, 'requests counted exactly once across reloads');
   await s.stop();
 });
