@@ -507,3 +507,32 @@ test('POST /v1/reload while requests are flowing: sluice stays up and every requ
   assert.equal((await sum()) - before0, sent, 'requests counted exactly once across reloads');
   await s.stop();
 });
+
+test('refused mutating calls are in the event log too, with uid and pid (audit trail)', async () => {
+  const t0 = sl.events().length;
+  const refused = [
+    ['PUT', '/v1/routes/app/split', 'not json'],
+    ['PUT', '/v1/routes/app/split', '{"a":-1,"b":50}'],
+    ['PUT', '/v1/routes/app/split', '{"a":50.5,"b":49.5}'],
+    ['PUT', '/v1/routes/app/split', '{"a":50,"b":50,"ghost":1}'],
+    ['PUT', '/v1/routes/app/split', '{"a":0,"b":0}'],
+    ['PUT', '/v1/routes/nope/split', '{"a":1,"b":1}'],
+    ['POST', '/v1/routes/app/rollback?pool=ghost', undefined],
+  ];
+  for (const [method, p, body] of refused) {
+    const r = await A.adminRequest(sock, method, p, body);
+    assert.ok(r.status >= 400, `${method} ${p} ${body}: ${r.status}`);
+  }
+  await h.sleep(100);
+  const evs = sl.events().slice(t0).filter((e) => e.event === 'admin');
+  assert.equal(
+    evs.length,
+    refused.length,
+    `one admin event per refused call.\ncalls:\n${refused.map(([m, p, b]) => `  ${m} ${p} ${b === undefined ? '' : b}`).join('\n')}\nlogged:\n${evs.map((e) => `  ${JSON.stringify(e)}`).join('\n')}`,
+  );
+  for (const e of evs) {
+    assert.equal(e.uid, process.getuid());
+    assert.equal(e.pid, process.pid);
+  }
+  await expectUnchanged('after the refused calls');
+});
