@@ -600,3 +600,34 @@ test('a persisted rollback for a pool that left the config is dropped; sluice st
   assert.deepEqual(tally, { blue: 10, green: 10 });
   await sl.stop();
 });
+
+test('4xx from the canary are not errors; a canary that drops connections (502) is rolled back', { timeout: 60000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const routes = routeToml({ rollback: 'error_rate = 0.05\nmin_requests = 10\nwindow = "30s"' });
+  const notFound = await h.startUpstream({
+    pool: 'canary',
+    onRequest: (req, res) => {
+      res.writeHead(404, { 'X-Pool': 'canary', 'Content-Length': 2 });
+      res.end('nf');
+      return true;
+    },
+  });
+  const s1 = await start({ blueAddr: blue.addr, canaryAddr: notFound.addr, routes });
+  const { tally } = await A.hitMany(s1.port, 60);
+  await h.sleep(300);
+  const r1 = await A.getRoute(s1.sl.sock);
+  assert.equal(tally.canary, 30);
+  assert.equal(r1.pools.canary.window_requests, 30);
+  assert.equal(r1.pools.canary.window_errors, 0, '4xx are the client\'s fault, not the canary\'s');
+  assert.deepEqual(r1.effective, { blue: 50, canary: 50 });
+  await s1.sl.stop();
+
+  const dropper = await h.startUpstream({ pool: 'canary', onRequest: (req) => (req.socket.destroy(), true) });
+  const s2 = await start({ blueAddr: blue.addr, canaryAddr: dropper.addr, routes });
+  const res = await paced(s2.port, 100, { stopWhen: () => rollbackEvents(s2.sl).length > 0 });
+  const dropped = res.filter((x) => x.pool !== 'blue');
+  assert.ok(dropped.length > 0 && dropped.every((x) => x.status === 502), `dropped connections answer 502: ${JSON.stringify(A.tally(dropped))}`);
+  await h.waitFor(() => rollbackEvents(s2.sl).length === 1, { timeout: 2000, what: 'rollback of a canary that drops connections' });
+  assert.deepEqual((await A.getRoute(s2.sl.sock)).effective, { blue: 100, canary: 0 });
+  await s2.sl.stop();
+});
