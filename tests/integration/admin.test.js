@@ -536,3 +536,35 @@ test('refused mutating calls are in the event log too, with uid and pid (audit t
   }
   await expectUnchanged('after the refused calls');
 });
+
+test('status connections: idle keep-alive and active in-flight client connections', { timeout: 30000 }, async () => {
+  const http = require('node:http');
+  const up = await h.startUpstream({ pool: 'a' });
+  const s = await h.startSluice(tomlWith({ port: await h.freePort(), pools: { a: [up.addr], b: [up.addr] } }));
+  const asock = `${s.dir}/admin.sock`;
+  await h.waitFor(() => fs.existsSync(asock), { timeout: 5000, what: 'admin socket' });
+  assert.deepEqual((await A.getStatus(asock)).connections, { active: 0, idle: 0 });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 3 });
+  try {
+    await Promise.all(
+      [1, 2, 3].map(
+        (i) =>
+          new Promise((resolve, reject) => {
+            http.get({ port: s.port, path: `/ka/${i}`, agent }, (res) => {
+              res.resume();
+              res.on('end', resolve);
+            }).on('error', reject);
+          }),
+      ),
+    );
+    await h.waitFor(async () => (await A.getStatus(asock)).connections.idle === 3, { timeout: 2000, what: '3 idle keep-alive connections' });
+    const slow = A.hit(s.port, { path: '/delay/800' });
+    await h.waitFor(() => up.seen('/delay/800').length === 1, { timeout: 2000, what: 'slow request upstream' });
+    assert.deepEqual((await A.getStatus(asock)).connections, { active: 1, idle: 3 });
+    assert.equal((await slow).status, 200);
+  } finally {
+    agent.destroy();
+  }
+  await h.waitFor(async () => (await A.getStatus(asock)).connections.idle === 0, { timeout: 2000, what: 'closed connections leave the count' });
+  await s.stop();
+});

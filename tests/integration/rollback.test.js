@@ -631,3 +631,47 @@ test('4xx from the canary are not errors; a canary that drops connections (502) 
   assert.deepEqual((await A.getRoute(s2.sl.sock)).effective, { blue: 100, canary: 0 });
   await s2.sl.stop();
 });
+
+test('windows are per route: a canary failing on one route is rolled back there only', { timeout: 60000 }, async () => {
+  const blue = await h.startUpstream({ pool: 'blue' });
+  const canary = await h.startUpstream({
+    pool: 'canary',
+    onRequest: (req, res) => {
+      const bad = req.url.startsWith('/a/');
+      res.writeHead(bad ? 500 : 200, { 'X-Pool': 'canary', 'Content-Length': 2 });
+      res.end('..');
+      return true;
+    },
+  });
+  const port = await h.freePort();
+  const rb = '[route.rollback]\nerror_rate = 0.05\nmin_requests = 10\nwindow = "30s"\n';
+  const sl = await h.startSluice(
+    h.sluiceToml({
+      port,
+      pools: { blue: [blue.addr], canary: [canary.addr] },
+      routes: `[[route]]\nname = "ra"\npath_prefix = "/a/"\nsplit = { blue = 50, canary = 50 }\nbaseline = "blue"\n${rb}\n[[route]]\nname = "rb"\npath_prefix = "/b/"\nsplit = { blue = 50, canary = 50 }\nbaseline = "blue"\n${rb}`,
+    }),
+  );
+  const sock = `${sl.dir}/admin.sock`;
+  await h.waitFor(() => fs.existsSync(sock), { timeout: 5000, what: 'admin socket' });
+  for (let i = 0; i < 100 && rollbackEvents(sl).length === 0; i++) {
+    await A.hit(port, { path: `/a/${i}` });
+    await A.hit(port, { path: `/b/${i}` });
+    await h.sleep(3);
+  }
+  const ev = await h.waitFor(() => rollbackEvents(sl)[0], { timeout: 2000, what: 'rollback on route ra' });
+  assert.equal(ev.route, 'ra');
+  await h.sleep(300);
+  assert.equal(rollbackEvents(sl).length, 1, 'route rb is not rolled back');
+  const ra = await A.getRoute(sock, 'ra');
+  const rbr = await A.getRoute(sock, 'rb');
+  assert.deepEqual(ra.effective, { blue: 100, canary: 0 });
+  assert.deepEqual(rbr.effective, { blue: 50, canary: 50 });
+  assert.equal(rbr.rollback, null);
+  assert.equal(rbr.pools.canary.window_errors, 0, 'route rb counts its own canary requests');
+  const b = await A.hitMany(port, 20, { make: (i) => ({ path: `/b/after/${i}` }) });
+  assert.equal(b.tally.canary, 10, `route rb still sends half to the canary: ${JSON.stringify(b.tally)}`);
+  const a = await A.hitMany(port, 20, { make: (i) => ({ path: `/a/after/${i}` }) });
+  assert.deepEqual(a.tally, { blue: 20 });
+  await sl.stop();
+});

@@ -288,3 +288,10 @@ test('sticky cookie on a TLS listener carries Secure', { timeout: 60000 }, async
   for (const want of ['path=/', 'httponly', 'samesite=lax', 'secure']) assert.ok(attrs.includes(want), `${want} in ${sc}`);
   await sl.stop();
 });
+
+test('weights are relative: { blue = 1, canary = 3 } sends 25 % / 75 %', { timeout: 60000 }, async () => {
+  const { port, sl } = await setup({ split: '{ blue = 1, canary = 3 }' });
+  const { tally } = await A.hitMany(port, 400);
+  assert.ok(Math.abs(tally.blue - 100) <= 8 && Math.abs(tally.canary - 300) <= 8, `1:3 over 400 requests: ${JSON.stringify(tally)}`);
+  await sl.stop();
+});
