@@ -409,6 +409,27 @@ test('sluicectl: status, split, rollback, metrics, --json, and exit codes 1 / 2 
   assert.equal(back.code, 0, back.stderr);
   current = { a: 70, b: 30 };
   assert.equal((await A.getRoute(sock)).rollback, null);
+
+  // --dry-run changes nothing; SLUICE_ADMIN_SOCKET is honoured; reload and its refusal.
+  const dry = await run('--dry-run', 'split', 'app', 'a=0', 'b=100');
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.deepEqual((await A.getRoute(sock)).effective, current, '--dry-run changed nothing');
+  const env = await A.sluicectl(['--json', 'status'], { env: { SLUICE_ADMIN_SOCKET: sock } });
+  assert.equal(env.code, 0, `SLUICE_ADMIN_SOCKET: ${env.stderr}`);
+  assert.ok(JSON.parse(env.stdout).routes);
+  await h.sleep(300); // no traffic in the last control ticks (reload under traffic: its own test)
+  const rl = await run('reload');
+  assert.equal(rl.code, 0, rl.stderr);
+  const good = fs.readFileSync(sl.configPath, 'utf8');
+  fs.writeFileSync(sl.configPath, good.replace('split = { a = 70, b = 30 }', 'split = { ghost = 1 }'));
+  try {
+    const badReload = await run('reload');
+    assert.equal(badReload.code, 1, `reload of a broken config: exit ${badReload.code}\n${badReload.stderr}`);
+    assert.match(badReload.stderr, /ghost/, 'the config errors are printed');
+  } finally {
+    fs.writeFileSync(sl.configPath, good);
+  }
+  assert.deepEqual((await A.getRoute(sock)).effective, current);
 });
 
 test('POST /v1/reload re-reads the config (400 with errors on a bad file, running config kept)', async () => {

@@ -675,3 +675,41 @@ test('windows are per route: a canary failing on one route is rolled back there 
   assert.deepEqual(a.tally, { blue: 20 });
   await sl.stop();
 });
+
+test('a rollback reaches clients on established keep-alive connections at once (workers = 2)', { timeout: 60000 }, async () => {
+  const http = require('node:http');
+  const blue = await h.startUpstream({ pool: 'blue', keepAliveTimeout: 30000 });
+  const canary = await h.startUpstream({ pool: 'canary', status: 500, keepAliveTimeout: 30000 });
+  const routes = routeToml({ rollback: 'error_rate = 0.05\nmin_requests = 10\nwindow = "30s"' });
+  const { sl, port } = await start({ blueAddr: blue.addr, canaryAddr: canary.addr, routes, workers: 2 });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const sockets = new Set();
+  const get = (i) =>
+    new Promise((resolve, reject) => {
+      const req = http.get({ port, path: `/ka/${i}`, agent, headers: { Host: 'app.test' } }, (res) => {
+        sockets.add(res.socket);
+        res.resume();
+        res.on('end', () => resolve(res.headers['x-pool']));
+      });
+      req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+    });
+  try {
+    for (let i = 0; i < 300 && rollbackEvents(sl).length === 0; i += 4) {
+      await Promise.all([0, 1, 2, 3].map((k) => get(i + k)));
+      await h.sleep(10);
+    }
+    await h.waitFor(() => rollbackEvents(sl).length === 1, { timeout: 2000, what: 'rollback' });
+    const opened = sockets.size;
+    await h.sleep(50);
+    const seen = {};
+    for (let i = 0; i < 40; i += 4) {
+      for (const p of await Promise.all([0, 1, 2, 3].map((k) => get(1000 + i + k)))) seen[p] = (seen[p] || 0) + 1;
+    }
+    assert.deepEqual(seen, { blue: 40 }, 'requests on the existing keep-alive connections all go to the baseline');
+    assert.equal(sockets.size, opened, 'the same client connections were reused');
+  } finally {
+    agent.destroy();
+  }
+  await sl.stop();
+});
