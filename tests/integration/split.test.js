@@ -77,10 +77,15 @@ test('smooth weighted choice: every 100 consecutive requests of one worker hold 
 });
 
 test('a pool with weight 0 gets nothing', { timeout: 60000 }, async () => {
-  const { port, sl, canary } = await setup({ split: '{ blue = 100, canary = 0 }', workers: 2 });
+  const { port, sl, canary, sock } = await setup({ split: '{ blue = 100, canary = 0 }', workers: 2 });
   const { tally } = await A.hitMany(port, 300, { concurrency: 4 });
   assert.deepEqual(tally, { blue: 300 });
   assert.equal(canary.requests.length, 0, 'the weight-0 upstream received no request');
+  // An operator flip applies to both workers at once.
+  const put = await A.setSplit(sock, 'app', { blue: 0, canary: 100 });
+  assert.equal(put.status, 200, put.text);
+  const flipped = await A.hitMany(port, 200, { concurrency: 4 });
+  assert.deepEqual(flipped.tally, { canary: 200 }, 'after PUT split every worker sends everything to the canary');
   await sl.stop();
 });
 
