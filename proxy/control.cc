@@ -511,6 +511,8 @@ bool Control::reload(bool dry_run, std::string* errors) {
   }
   if (dry_run) return true;
 
+  collect();  // the old stats block's last counts, before its routes go away
+
   // Carry runtime state over by route name; a route whose split changed in
   // the file takes the file's weights (and loses its rollback).
   std::vector<RouteRt> next = build_routes(*res.config);
@@ -533,7 +535,6 @@ bool Control::reload(bool dry_run, std::string* errors) {
                         res.config->listeners[i].tls != cfg_->listeners[i].tls ||
                         res.config->listeners[i].redirect_https != cfg_->listeners[i].redirect_https;
   }
-  collect();  // the old block's last counts
   cfg_ = res.config;
   snap_ = snap;
   routes_ = std::move(next);

@@ -378,10 +378,11 @@ void Downstream::respond_with(int status, bool close, std::string_view reason,
   stop_read();
   uv_timer_stop(&timer_);
   timer_kind_ = kNone;
-  close_after_write_ = close || drain_close_ || read_eof_;
-  log_local(status, reason);
+  bool client_wants_close = parser_.head_done() && !parser_.head().keep_alive;
+  close_after_write_ = close || drain_close_ || read_eof_ || client_wants_close;
   char rid[32];
   w_.new_request_id(rid);
+  bool head_method = parser_.head_done() && parser_.head().method == HTTP_HEAD;
   out_.clear();
   http::ResponseContext ctx;
   ctx.request_id = std::string_view(rid, 32);
@@ -393,6 +394,9 @@ void Downstream::respond_with(int status, bool close, std::string_view reason,
   } else {
     http::build_local_body_response(out_, status, w_.snap().policy, ctx, content_type, body);
   }
+  size_t head_len = out_.find("\r\n\r\n") + 4;
+  if (head_method) out_.resize(head_len);  // HEAD: same headers, no body
+  log_local(status, reason, std::string_view(rid, 32), out_.size() - head_len);
   uv_buf_t b = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
   if (close_after_write_) state_ = State::Closing;
   write(&b, 1);
@@ -409,7 +413,6 @@ void Downstream::respond_redirect(const config::Listener& l, std::string_view ho
       respond_local(404, has_body, "no such ACME token");
       return;
     }
-    if (h.method == HTTP_HEAD) body.clear();
     respond_with(200, has_body, "acme token", "text/plain", body, {});
     return;
   }
@@ -423,7 +426,8 @@ void Downstream::respond_redirect(const config::Listener& l, std::string_view ho
   respond_with(301, has_body, "redirect to https", {}, {}, location);
 }
 
-void Downstream::log_local(int status, std::string_view reason) {
+void Downstream::log_local(int status, std::string_view reason, std::string_view request_id,
+                           uint64_t bytes) {
   observe::AccessLog& log = w_.access_log();
   if (status >= 400 && status != 404) {
     observe::Event("info", "request_refused")
@@ -436,12 +440,12 @@ void Downstream::log_local(int status, std::string_view reason) {
   bool have_head = parser_.head_done();
   observe::AccessRecord r{};
   r.start_unix_ms = observe::wall_ms() - (w_.now_ms() - msg_begin_ms_);
-  r.request_id = "";
+  r.request_id = request_id;
   r.client_ip = client_ip_;
   r.method = have_head ? llhttp_method_name(h.method) : "-";
   r.path = have_head ? h.url.view(parser_.base()) : std::string_view();
   r.status = status;
-  r.bytes = 0;
+  r.bytes = bytes;
   r.duration_ms = static_cast<double>(w_.now_ms() - msg_begin_ms_);
   r.upstream_ms = -1;
   log.append(r);

@@ -89,7 +89,8 @@ class Downstream {
   void close_now(bool reset);
   void release_buffer_if_idle();
   void arm_timer(uint64_t ms, uint8_t kind);
-  void log_local(int status, std::string_view reason);
+  void log_local(int status, std::string_view reason, std::string_view request_id,
+                 uint64_t bytes);
   void set_idle(bool idle);
 
   void on_data();
