@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "proxy/config/reader.h"
+#include "tls/certificate.h"
 #include "proxy/config/values.h"
 
 namespace sluice::config {
@@ -202,13 +203,32 @@ const std::vector<Field<Certificate>>& certificate_fields() {
   return f;
 }
 
+// [[tls.certificate]]: each entry read like any table, then, when files are
+// checked, handed to the TLS layer: key matches certificate, chain order,
+// expiry (an error once expired, a warning within 14 days).
+void read_certificates(Ctx& c, const toml::node& n, const std::string& key, Tls& out) {
+  const toml::array* a = expect_tables(c, n, key);
+  for (size_t i = 0; a != nullptr && i < a->size(); ++i) {
+    const std::string entry = index(key, i);
+    Certificate& cert = out.certificates.emplace_back();
+    Seen seen = read_table(c, *(*a)[i].as_table(), entry, certificate_fields(), cert);
+    if (!c.check_files || !seen.has("cert") || !seen.has("key") || !seen.ok("cert") ||
+        !seen.ok("key")) {
+      continue;
+    }
+    tls::CertificateCheck check = tls::check_certificate(cert.cert, cert.key);
+    for (const std::string& e : check.errors) c.sink.error(seen.at("cert"), join(entry, "cert"), e);
+    for (const std::string& w : check.warnings) c.sink.warn(seen.at("cert"), join(entry, "cert"), w);
+  }
+}
+
 const std::vector<Field<Tls>>& tls_fields() {
   using F = Fields<Tls>;
   static const std::vector<Field<Tls>> f = {
       F::set("min_version", &Tls::min_version, one_of({"1.2", "1.3"})),
       F::set("ciphers", &Tls::ciphers, string(check_not_empty)),
       F::set("ciphersuites", &Tls::ciphersuites, string(check_not_empty)),
-      F::tables("certificate", &Tls::certificates, certificate_fields()),
+      {"certificate", false, read_certificates},
   };
   return f;
 }
