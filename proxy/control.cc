@@ -247,45 +247,78 @@ void Control::stop() {
 
 void Control::on_tick(uv_timer_t* t) { static_cast<Control*>(t->data)->tick(); }
 
+Control::Totals Control::read_totals(StatsBlock& block, size_t route, uint32_t slot) {
+  Totals cur;
+  cur.latency.assign(routing::LatencyHistogram::kBuckets, 0);
+  for (unsigned w = 0; w < block.workers(); ++w) {
+    StatCell& c = block.cell(w, route, slot);
+    cur.requests += c.requests.load(std::memory_order_relaxed);
+    cur.errors_5xx += c.errors_5xx.load(std::memory_order_relaxed);
+    cur.connect_failures += c.connect_failures.load(std::memory_order_relaxed);
+    cur.timeouts += c.timeouts.load(std::memory_order_relaxed);
+    for (int k = 0; k < 6; ++k) cur.by_class[k] += c.by_class[k].load(std::memory_order_relaxed);
+    for (size_t b = 0; b < cur.latency.size(); ++b) {
+      cur.latency[b] += c.latency[b].load(std::memory_order_relaxed);
+    }
+  }
+  return cur;
+}
+
+// Adds what `cur` has beyond `seen` to the pool's window and totals.
+void Control::apply(PoolRt& p, Totals& seen, Totals cur, routing::MonoTime now) {
+  if (cur.requests == seen.requests) return;
+  if (seen.latency.empty()) seen.latency.assign(routing::LatencyHistogram::kBuckets, 0);
+  routing::PoolCounters delta;
+  delta.requests = cur.requests - seen.requests;
+  delta.errors_5xx = cur.errors_5xx - seen.errors_5xx;
+  delta.connect_failures = cur.connect_failures - seen.connect_failures;
+  delta.timeouts = cur.timeouts - seen.timeouts;
+  for (size_t b = 0; b < cur.latency.size(); ++b) {
+    uint64_t d = cur.latency[b] - seen.latency[b];
+    if (d != 0) delta.latency.record_us(routing::LatencyHistogram::bucket_low(b), d);
+    p.cumulative.latency[b] += d;
+  }
+  p.cumulative.requests += delta.requests;
+  p.cumulative.errors_5xx += delta.errors_5xx;
+  p.cumulative.connect_failures += delta.connect_failures;
+  p.cumulative.timeouts += delta.timeouts;
+  for (int k = 0; k < 6; ++k) p.cumulative.by_class[k] += cur.by_class[k] - seen.by_class[k];
+  p.window.add(now, delta);
+  seen = std::move(cur);
+}
+
 void Control::collect() {
   StatsBlock& block = *snap_->stats;
   routing::MonoTime now = mono_now();
   for (size_t r = 0; r < routes_.size() && r < block.routes(); ++r) {
     RouteRt& route = routes_[r];
     for (uint32_t slot = 0; slot < route.pools.size() && slot < block.slots(r); ++slot) {
-      Totals cur;
-      cur.latency.assign(routing::LatencyHistogram::kBuckets, 0);
-      for (unsigned w = 0; w < block.workers(); ++w) {
-        StatCell& c = block.cell(w, r, slot);
-        cur.requests += c.requests.load(std::memory_order_relaxed);
-        cur.errors_5xx += c.errors_5xx.load(std::memory_order_relaxed);
-        cur.connect_failures += c.connect_failures.load(std::memory_order_relaxed);
-        cur.timeouts += c.timeouts.load(std::memory_order_relaxed);
-        for (int k = 0; k < 6; ++k) cur.by_class[k] += c.by_class[k].load(std::memory_order_relaxed);
-        for (size_t b = 0; b < cur.latency.size(); ++b) {
-          cur.latency[b] += c.latency[b].load(std::memory_order_relaxed);
+      PoolRt& p = route.pools[slot];
+      apply(p, p.seen, read_totals(block, r, slot), now);
+    }
+  }
+  // Requests that started before a reload finish on the old snapshot and
+  // count in its block: keep reading it, by route and pool name, until the
+  // last of them is gone.
+  for (auto it = retired_.begin(); it != retired_.end();) {
+    bool last_look = it->block.use_count() == 1;  // no snapshot holds it any more
+    for (size_t r = 0; r < it->routes.size(); ++r) {
+      RouteRt* route = find_route(it->routes[r]);
+      for (uint32_t slot = 0; slot < it->pools[r].size(); ++slot) {
+        Totals cur = read_totals(*it->block, r, slot);
+        Totals& seen = it->seen[r][slot];
+        PoolRt* p = nullptr;
+        for (size_t i = 0; route != nullptr && i < route->pools.size(); ++i) {
+          if (route->pools[i].name == it->pools[r][slot]) p = &route->pools[i];
+        }
+        if (p != nullptr) {
+          apply(*p, seen, std::move(cur), now);
+        } else {
+          seen = std::move(cur);  // the route or pool is gone: nowhere to count it
         }
       }
-      PoolRt& p = route.pools[slot];
-      if (cur.requests == p.seen.requests) continue;
-      routing::PoolCounters delta;
-      delta.requests = cur.requests - p.seen.requests;
-      delta.errors_5xx = cur.errors_5xx - p.seen.errors_5xx;
-      delta.connect_failures = cur.connect_failures - p.seen.connect_failures;
-      delta.timeouts = cur.timeouts - p.seen.timeouts;
-      for (size_t b = 0; b < cur.latency.size(); ++b) {
-        uint64_t d = cur.latency[b] - p.seen.latency[b];
-        if (d != 0) delta.latency.record_us(routing::LatencyHistogram::bucket_low(b), d);
-        p.cumulative.latency[b] += d;
-      }
-      p.cumulative.requests += delta.requests;
-      p.cumulative.errors_5xx += delta.errors_5xx;
-      p.cumulative.connect_failures += delta.connect_failures;
-      p.cumulative.timeouts += delta.timeouts;
-      for (int k = 0; k < 6; ++k) p.cumulative.by_class[k] += cur.by_class[k] - p.seen.by_class[k];
-      p.window.add(now, delta);
-      p.seen = std::move(cur);
     }
+    it = last_look ? retired_.erase(it) : std::next(it);
   }
 }
 
@@ -511,7 +544,23 @@ bool Control::reload(bool dry_run, std::string* errors) {
   }
   if (dry_run) return true;
 
-  collect();  // the old stats block's last counts, before its routes go away
+  collect();  // the old stats block's counts so far, before its routes go away
+  {
+    Retired old;
+    old.block = snap_->stats;
+    for (const RouteRt& r : routes_) {
+      old.routes.push_back(r.name);
+      std::vector<std::string> names;
+      std::vector<Totals> seen;
+      for (const PoolRt& p : r.pools) {
+        names.push_back(p.name);
+        seen.push_back(p.seen);
+      }
+      old.pools.push_back(std::move(names));
+      old.seen.push_back(std::move(seen));
+    }
+    retired_.push_back(std::move(old));
+  }
 
   // Carry runtime state over by route name; a route whose split changed in
   // the file takes the file's weights (and loses its rollback).

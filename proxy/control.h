@@ -79,7 +79,17 @@ class Control : public admin::ControlApi {
     std::string sticky;
   };
 
+  // A stats block of an older snapshot, read until no request uses it.
+  struct Retired {
+    std::shared_ptr<StatsBlock> block;
+    std::vector<std::string> routes;               // by route index in that block
+    std::vector<std::vector<std::string>> pools;   // [route][slot]
+    std::vector<std::vector<Totals>> seen;         // [route][slot]
+  };
+
   std::vector<RouteRt> build_routes(const config::Config& cfg) const;
+  static Totals read_totals(StatsBlock& block, size_t route, uint32_t slot);
+  void apply(PoolRt& p, Totals& seen, Totals cur, routing::MonoTime now);
   void restore(std::vector<RouteRt>& routes);
   static void on_tick(uv_timer_t* t);
   void tick();
@@ -105,6 +115,7 @@ class Control : public admin::ControlApi {
   std::shared_ptr<const Snapshot> snap_;
   std::shared_ptr<const RouteWeights> weights_;
   std::vector<RouteRt> routes_;
+  std::vector<Retired> retired_;
   uint64_t start_ms_ = 0;
   uint64_t reloads_ok_ = 0;
   uint64_t reloads_failed_ = 0;
