@@ -43,14 +43,23 @@ class TempDir {
   std::string path_;
 };
 
+// A real self-signed certificate and key: with check_files the loader has
+// the TLS layer verify that they parse and match.
+void make_cert(const std::string& cert, const std::string& key) {
+  const std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                          "-days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost "
+                          "-keyout '" + key + "' -out '" + cert + "' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
 TEST(Load, FullConfigRoundTrips) {
   TempDir dir;
   dir.mkdir("certs");
   dir.mkdir("acme");
-  dir.write("certs/a.pem", "pem");
-  dir.write("certs/a.key", "key");
-  const std::string abs_cert = dir.write("b.pem", "pem");
-  const std::string abs_key = dir.write("b.key", "key");
+  make_cert(dir.path() + "/certs/a.pem", dir.path() + "/certs/a.key");
+  const std::string abs_cert = dir.path() + "/b.pem";
+  const std::string abs_key = dir.path() + "/b.key";
+  make_cert(abs_cert, abs_key);
   const std::string file = dir.write("sluice.toml", R"toml([global]
 workers = 4
 user = "sluice"
@@ -575,3 +584,32 @@ TEST(Load, ConfigIsNullOnAnyError) {
 
 }  // namespace
 }  // namespace sluice::config
+
+TEST(Load, CertificateKeyMismatchIsAnErrorAtTheEntry) {
+  TempDir dir;
+  make_cert(dir.path() + "/a.pem", dir.path() + "/a.key");
+  make_cert(dir.path() + "/b.pem", dir.path() + "/b.key");
+  const std::string file = dir.write("sluice.toml", R"toml([[listener]]
+listen = "127.0.0.1:8443"
+tls = true
+
+[tls]
+[[tls.certificate]]
+cert = "a.pem"
+key = "b.key"
+
+[pool.blue]
+servers = ["127.0.0.1:3000"]
+
+[[route]]
+name = "app"
+split = { blue = 1 }
+)toml");
+  LoadResult r = load_file(file, /*check_files=*/true);
+  ASSERT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].line, 7u);
+  EXPECT_EQ(r.errors[0].col, 8u);
+  EXPECT_EQ(r.errors[0].key, "tls.certificate[0].cert");
+  EXPECT_NE(r.errors[0].message.find("does not match"), std::string::npos) << r.errors[0].str();
+}
