@@ -582,9 +582,6 @@ TEST(Load, ConfigIsNullOnAnyError) {
   EXPECT_EQ(r.errors.size(), 1u);
 }
 
-}  // namespace
-}  // namespace sluice::config
-
 TEST(Load, CertificateKeyMismatchIsAnErrorAtTheEntry) {
   TempDir dir;
   make_cert(dir.path() + "/a.pem", dir.path() + "/a.key");
@@ -613,3 +610,6 @@ split = { blue = 1 }
   EXPECT_EQ(r.errors[0].key, "tls.certificate[0].cert");
   EXPECT_NE(r.errors[0].message.find("does not match"), std::string::npos) << r.errors[0].str();
 }
+
+}  // namespace
+}  // namespace sluice::config
