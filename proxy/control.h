@@ -53,6 +53,10 @@ class Control : public admin::ControlApi {
                         bool dry_run, const admin::Caller& who) override;
   admin::Reply reload(bool dry_run, const admin::Caller& who) override;
   admin::Reply metrics() override;
+  void refused(std::string_view action, std::string_view route, const admin::Caller& who,
+               int status, std::string_view error) override {
+    audit(action, route, who, false, error, status);
+  }
   bool live() override { return true; }
   bool ready() override;
 

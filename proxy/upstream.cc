@@ -23,7 +23,7 @@ Upstream::Upstream(Worker& w, uint32_t pool, uint32_t server, uint64_t generatio
   open_handles_ = 2;
 }
 
-Upstream::~Upstream() { w_.buffers().release(in_); }
+Upstream::~Upstream() { w_.upstream_buffers().release(in_); }
 
 void Upstream::connect(Exchange* owner, const sockaddr_storage& sa, uint64_t timeout_ms) {
   owner_ = owner;
@@ -95,7 +95,7 @@ void Upstream::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
     return;
   }
   Buffer& in = self->in_;
-  self->w_.buffers().acquire(in);
+  self->w_.upstream_buffers().acquire(in);
   if (in.space() == 0) {
     // Keep the head being parsed (its spans are relative to its start), drop
     // everything consumed before it.
@@ -148,7 +148,7 @@ void Upstream::go_idle(uint64_t idle_ms) {
   owner_ = nullptr;
   idle_ = true;
   read_stop();
-  w_.buffers().release(in_);
+  w_.upstream_buffers().release(in_);
   parser_.resume();
   parser_.set_response_to_head(false);
   arm_timeout(idle_ms);

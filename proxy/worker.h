@@ -59,6 +59,9 @@ class Worker {
                     std::shared_ptr<const RouteWeights> weights);
   void set_weights(std::shared_ptr<const RouteWeights> weights);
   BufferPool& buffers() { return buffers_; }
+  // Upstream connections read response bodies in larger slices: fewer
+  // read/write round trips per megabyte (nginx uses 8 x 16 KiB).
+  BufferPool& upstream_buffers() { return upstream_buffers_; }
   UpstreamPool& upstreams() { return *upstreams_; }
   observe::AccessLog& access_log() { return access_log_; }
   uint64_t now_ms() const { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
@@ -81,6 +84,7 @@ class Worker {
 
   // A per-worker scratch buffer for reads that are copied at once (TLS ciphertext).
   static constexpr unsigned kScratchSize = 64 * 1024;
+  static constexpr uint32_t kUpstreamBufferSize = 64 * 1024;
   char* scratch() { return scratch_.get(); }
   // Run d->tls_pump() on the next loop turn (not from inside the caller).
   void defer_pump(Downstream* d);
@@ -116,6 +120,7 @@ class Worker {
   std::vector<std::function<void()>> queue_;
 
   BufferPool buffers_;
+  BufferPool upstream_buffers_{kUpstreamBufferSize};
   std::unique_ptr<UpstreamPool> upstreams_;
   observe::AccessLog access_log_;
   std::vector<std::unique_ptr<Listener>> listeners_;

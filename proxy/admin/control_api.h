@@ -44,6 +44,12 @@ class ControlApi {
   virtual Reply reload(bool dry_run, const Caller& who) = 0;
   // GET /metrics (Prometheus text format 0.0.4)
   virtual Reply metrics() = 0;
+  // A mutating call the transport refused before it reached the methods
+  // above (bad query, bad JSON body): for the audit log. Changes nothing.
+  virtual void refused(std::string_view action, std::string_view route, const Caller& who,
+                       int status, std::string_view error) {
+    (void)action, (void)route, (void)who, (void)status, (void)error;
+  }
   // GET /health/live, /health/ready
   virtual bool live() = 0;
   virtual bool ready() = 0;

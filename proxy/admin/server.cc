@@ -765,9 +765,13 @@ void AdminServer::Conn::dispatch(llhttp_method_t method, std::string_view raw_pa
   if (split && method != HTTP_PUT) return wrong_method("PUT");
   if ((rollback || reload) && method != HTTP_POST) return wrong_method("POST");
 
+  const std::string_view action = split ? "split" : rollback ? "rollback" : "reload";
+  const std::string_view route = (split || rollback) ? std::string_view(seg[2]) : "";
   MutatingQuery mq;
   std::string error;
   if (!parse_mutating_query(query, rollback, &mq, &error)) {
+    api.refused(action, route, caller, 400, error);  // refused calls are audited too
+    if (state != State::Reading) return;
     respond_error(400, error, close_after);
     return;
   }
@@ -776,6 +780,8 @@ void AdminServer::Conn::dispatch(llhttp_method_t method, std::string_view raw_pa
   if (split) {
     std::vector<std::pair<std::string, uint64_t>> weights;
     if (!parse_split_body(body, opt().max_request_bytes, &weights, &error)) {
+      api.refused(action, route, who, 400, error);
+      if (state != State::Reading) return;
       respond_error(400, error, close_after);
       return;
     }
