@@ -48,6 +48,15 @@ std::string error_json(std::string_view msg) {
   return out;
 }
 
+// `{"route":"NAME","dry_run":BOOL` — the common start of a mutation's reply.
+std::string mutation_reply_start(std::string_view route, bool dry_run) {
+  std::string body = "{\"route\":";
+  observe::append_json_string(body, route);
+  body += ",\"dry_run\":";
+  body += dry_run ? "true" : "false";
+  return body;
+}
+
 admin::Reply error_reply(int status, std::string_view msg) {
   return admin::Reply{status, error_json(msg)};
 }
@@ -464,10 +473,7 @@ admin::Reply Control::set_split(std::string_view route,
     publish();
     persist();
   }
-  std::string body = "{\"route\":";
-  observe::append_json_string(body, r->name);
-  body += ",\"dry_run\":";
-  body += dry_run ? "true" : "false";
+  std::string body = mutation_reply_start(r->name, dry_run);
   body += ",\"effective\":{";
   for (size_t i = 0; i < w.size(); ++i) {
     if (i) body += ",";
@@ -512,10 +518,7 @@ admin::Reply Control::rollback(std::string_view route, std::optional<std::string
     publish();
     persist();
   }
-  std::string body = "{\"route\":";
-  observe::append_json_string(body, r->name);
-  body += ",\"dry_run\":";
-  body += dry_run ? "true" : "false";
+  std::string body = mutation_reply_start(r->name, dry_run);
   body += ",\"rolled_back\":[";
   for (size_t i = 0; i < recs.size(); ++i) {
     if (i) body += ",";
