@@ -104,10 +104,13 @@ void Exchange::start(uint32_t route, uint32_t slot) {
   path_.assign(h.url.view(base));
 
   std::string_view rid;
+  std::string_view trace;
+  bool have_trace = false;
   for (const http::HeaderSpan& hs : h.headers) {
-    if (http::classify(hs.name.view(base)) == http::Tok::XRequestId) {
-      rid = hs.value.view(base);
-      break;
+    http::Tok t = http::classify(hs.name.view(base));
+    if (t == http::Tok::XRequestId && rid.empty()) rid = hs.value.view(base);
+    if (t == http::Tok::Traceparent && !have_trace) {
+      have_trace = http::parse_traceparent(hs.value.view(base), &trace);
     }
   }
   if (valid_request_id(rid)) {
@@ -117,12 +120,28 @@ void Exchange::start(uint32_t route, uint32_t slot) {
     w.new_request_id(request_id_);
     request_id_len_ = 32;
   }
+  // W3C trace context: pass a valid traceparent on, else start a trace.
+  std::string_view new_traceparent;
+  if (have_trace) {
+    std::memcpy(trace_id_, trace.data(), 32);
+  } else {
+    char parent[32];
+    w.new_request_id(trace_id_);
+    w.new_request_id(parent);
+    std::memcpy(traceparent_, "00-", 3);
+    std::memcpy(traceparent_ + 3, trace_id_, 32);
+    traceparent_[35] = '-';
+    std::memcpy(traceparent_ + 36, parent, 16);
+    std::memcpy(traceparent_ + 52, "-01", 3);
+    new_traceparent = std::string_view(traceparent_, sizeof traceparent_);
+  }
 
   const PoolRuntime& p = snap_->pools[pool_];
   http::ForwardContext ctx;
   ctx.client_ip = d_.client_ip();
   ctx.proto = d_.tls() ? "https" : "http";
   ctx.request_id = std::string_view(request_id_, request_id_len_);
+  ctx.traceparent = new_traceparent;
   ctx.default_host = p.servers.empty() ? std::string_view() : std::string_view(p.servers[0].text);
   ctx.chunked_body = req_chunked_;
   ctx.upgrade = req_upgrade_;
@@ -668,6 +687,7 @@ void Exchange::log(int status) {
   observe::AccessRecord r{};
   r.start_unix_ms = observe::wall_ms() - static_cast<uint64_t>(dur);
   r.request_id = std::string_view(request_id_, request_id_len_);
+  r.trace_id = std::string_view(trace_id_, 32);
   r.client_ip = d_.client_ip();
   r.method = llhttp_method_name(method_);
   r.path = path_;

@@ -109,6 +109,8 @@ class Exchange {
   std::string up_head_;
   char request_id_[64];
   uint8_t request_id_len_ = 0;
+  char trace_id_[32];
+  char traceparent_[55];  // generated when the client sent none (or an invalid one)
 
   // Response side.
   bool resp_head_sent_ = false;

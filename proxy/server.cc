@@ -1,7 +1,13 @@
 #include "proxy/server.h"
 
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <thread>
 
@@ -76,6 +82,17 @@ int Server::run() {
     }
   }
 
+  if (!cfg_->global.user.empty() && !drop_privileges(&error)) {
+    observe::Event("error", "privilege_drop_failed").str("message", error);
+    for (auto& v : fds) {
+      for (ListenFd& f : v) ::close(f.fd);
+    }
+    admin_->close();
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    uv_loop_close(&loop_);
+    return 1;
+  }
+
   uv_async_init(&loop_, &exit_async_, &Server::on_worker_exit);
   exit_async_.data = this;
   for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) {
@@ -109,6 +126,52 @@ int Server::run() {
   uv_loop_close(&loop_);
   observe::Event("info", "stopped");
   return 0;
+}
+
+// global.user: every port and the admin socket are bound; from here on the
+// process runs as that user. The state directory and the admin socket are
+// handed to it first so it can persist weights and clean up on exit.
+bool Server::drop_privileges(std::string* error) {
+  const std::string& name = cfg_->global.user;
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    *error = "global.user: no user named \"" + name + "\"";
+    return false;
+  }
+  uid_t uid = pw.pw_uid;
+  gid_t gid = pw.pw_gid;
+  if (geteuid() != 0) {
+    if (geteuid() == uid) return true;  // already that user
+    *error = "global.user: running as uid " + std::to_string(geteuid()) +
+             ", cannot become \"" + name + "\" (start as root, or as that user)";
+    return false;
+  }
+  ::mkdir(cfg_->global.state_dir.c_str(), 0750);
+  if (::chown(cfg_->global.state_dir.c_str(), uid, gid) != 0 && errno != ENOENT) {
+    *error = "global.user: chown " + cfg_->global.state_dir + ": " + std::strerror(errno);
+    return false;
+  }
+  if (::chown(cfg_->admin.socket.c_str(), uid, gid) != 0) {
+    *error = "global.user: chown " + cfg_->admin.socket + ": " + std::strerror(errno);
+    return false;
+  }
+  if (::setgroups(1, &gid) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
+    *error = "global.user: cannot switch to \"" + name + "\": " + std::strerror(errno);
+    return false;
+  }
+  // Verify: the ids changed, and root cannot be taken back.
+  if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid ||
+      ::setuid(0) == 0) {
+    *error = "global.user: privileges were not dropped";
+    return false;
+  }
+  observe::Event("info", "privileges_dropped")
+      .str("user", name)
+      .num("uid", static_cast<int64_t>(uid))
+      .num("gid", static_cast<int64_t>(gid));
+  return true;
 }
 
 void Server::on_signal(uv_signal_t* s, int signum) {

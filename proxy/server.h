@@ -52,6 +52,7 @@ class Server {
   static void on_signal(uv_signal_t* s, int signum);
   static void on_worker_exit(uv_async_t* a);
   void drain();
+  bool drop_privileges(std::string* error);
 
   std::shared_ptr<const config::Config> cfg_;
   std::unique_ptr<Control> control_;

@@ -74,6 +74,9 @@ Tok classify(std::string_view n) {
       if (iequals_lc(n, "connection")) return Tok::Connection;
       if (iequals_lc(n, "keep-alive")) return Tok::KeepAlive;
       break;
+    case 11:
+      if (iequals_lc(n, "traceparent")) return Tok::Traceparent;
+      break;
     case 12:
       if (iequals_lc(n, "x-request-id")) return Tok::XRequestId;
       break;
@@ -186,6 +189,9 @@ void build_upstream_request(std::string& out, const MessageHead& req, const char
         // Combined below into one line with the client address appended.
         have_xff = true;
         continue;
+      case Tok::Traceparent:
+        if (!ctx.traceparent.empty()) continue;  // replaced below
+        break;
       case Tok::XRealIp:
       case Tok::XForwardedProto:
       case Tok::XForwardedHost:
@@ -218,6 +224,7 @@ void build_upstream_request(std::string& out, const MessageHead& req, const char
   append_line(out, "X-Forwarded-Proto", ctx.proto);
   if (!host.empty()) append_line(out, "X-Forwarded-Host", host);
   append_line(out, "X-Request-Id", ctx.request_id);
+  if (!ctx.traceparent.empty()) append_line(out, "traceparent", ctx.traceparent);
   if (ctx.chunked_body) out.append("Transfer-Encoding: chunked\r\n", 28);
   if (ctx.upgrade && !upgrade_value.empty()) {
     append_line(out, "Upgrade", upgrade_value);
@@ -350,6 +357,26 @@ std::string_view reason_phrase(int status) {
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
   }
+}
+
+bool parse_traceparent(std::string_view v, std::string_view* trace_id) {
+  auto hex = [](std::string_view h) {
+    bool nonzero = false;
+    for (char c : h) {
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+      nonzero = nonzero || c != '0';
+    }
+    return nonzero;
+  };
+  if (v.size() != 55 || v[2] != '-' || v[35] != '-' || v[52] != '-') return false;
+  if (v.substr(0, 2) != "00") return false;
+  if (!hex(v.substr(3, 32)) || !hex(v.substr(36, 16))) return false;
+  std::string_view flags = v.substr(53, 2);
+  for (char c : flags) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  *trace_id = v.substr(3, 32);
+  return true;
 }
 
 void format_request_id(char out[32], uint64_t a, uint64_t b) {

@@ -33,6 +33,7 @@ enum class Tok : uint8_t {
   XRealIp,
   XRequestId,
   Cookie,
+  Traceparent,
 };
 
 // Case-insensitive classification of a header name.
@@ -64,6 +65,9 @@ struct ForwardContext {
   std::string_view client_ip;
   std::string_view proto;       // "http" | "https"
   std::string_view request_id;  // kept or generated
+  // W3C trace context: when set, sent as `traceparent` and any client value
+  // dropped (it was absent or invalid); when empty the client's is passed on.
+  std::string_view traceparent;
   std::string_view default_host;  // used when the client sent no Host (HTTP/1.0)
   bool chunked_body = false;     // re-framed as chunked towards upstream
   bool upgrade = false;          // tunnel request: keep Upgrade, send Connection: upgrade
@@ -110,6 +114,10 @@ void build_local_body_response(std::string& out, int status, const ResponsePolic
                                std::string_view body);
 
 std::string_view reason_phrase(int status);
+
+// W3C traceparent "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>":
+// true when `v` is one (version 00, ids not all zero); *trace_id gets the id.
+bool parse_traceparent(std::string_view v, std::string_view* trace_id);
 
 // 32 lower-case hex characters from two 64-bit random words.
 void format_request_id(char out[32], uint64_t a, uint64_t b);

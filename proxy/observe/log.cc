@@ -170,6 +170,10 @@ void AccessLog::append(const AccessRecord& r) {
   append_iso_time(o, r.start_unix_ms);
   o.append("\",\"request_id\":");
   append_json_string(o, r.request_id);
+  if (!r.trace_id.empty()) {
+    o.append(",\"trace_id\":");
+    append_json_string(o, r.trace_id);
+  }
   o.append(",\"client_ip\":");
   append_json_string(o, r.client_ip);
   o.append(",\"method\":");

@@ -55,6 +55,7 @@ class AccessSink {
 struct AccessRecord {
   uint64_t start_unix_ms;
   std::string_view request_id;
+  std::string_view trace_id;  // W3C trace id, empty = none
   std::string_view client_ip;
   std::string_view method;
   std::string_view path;
