@@ -38,7 +38,9 @@ test('global.user that does not exist: refuses to start', async () => {
   const sl = await h.startSluice(h.sluiceToml({ port, servers: ['127.0.0.1:9'], global: { user: 'no-such-user-here' } }), { waitListening: false });
   const r = await sl.waitExit(10000);
   assert.notEqual(r.code, 0);
-  assert.match(sl.stderr, /no user named "no-such-user-here"/);
+  const ev = sl.events().find((e) => e.event === 'privilege_drop_failed');
+  assert.ok(ev, sl.stderr);
+  assert.match(ev.message, /no user named "no-such-user-here"/);
 });
 
 test('traceparent: a valid one is passed through; none or an invalid one is replaced by a new trace; trace_id in the access log', async () => {
