@@ -116,7 +116,8 @@ bool mkdir_p(const std::string& path) {
 
 }  // namespace
 
-Control::Control(Server& server, uv_loop_t* loop) : server_(server), loop_(loop) {}
+Control::Control(Server& server, uv_loop_t* loop)
+    : server_(server), loop_(loop), health_(loop) {}
 
 Control::~Control() = default;
 
@@ -231,6 +232,7 @@ void Control::start() {
   uv_timer_init(loop_, &tick_);
   tick_.data = this;
   uv_timer_start(&tick_, &Control::on_tick, kTickMs, kTickMs);
+  health_.start(snap_);
   // Session ticket keys: rotated every 12 h, the previous key still accepted.
   uv_timer_init(loop_, &ticket_timer_);
   ticket_timer_.data = this;
@@ -247,6 +249,7 @@ void Control::on_ticket_timer(uv_timer_t* t) {
 }
 
 void Control::stop() {
+  health_.stop();
   if (tick_started_) {
     uv_close(reinterpret_cast<uv_handle_t*>(&ticket_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
@@ -595,6 +598,7 @@ bool Control::reload(bool dry_run, std::string* errors) {
   for (const RouteRt& r : routes_) w->routes.push_back(r.state.weights);
   weights_ = w;
   server_.publish_snapshot(snap_, weights_);
+  if (tick_started_) health_.start(snap_);
   persist();
   ++reloads_ok_;
   observe::Event ev("info", "reloaded");
@@ -615,7 +619,16 @@ admin::Reply Control::reload(bool dry_run, const admin::Caller& who) {
                                ",\"dry_run\":" + (dry_run ? "true" : "false") + "}"};
 }
 
-bool Control::ready() { return !draining_; }
+bool Control::ready() {
+  if (draining_) return false;
+  for (const RouteRuntime& r : snap_->routes) {
+    for (size_t i = 0; i < r.pools.size(); ++i) {
+      const std::vector<uint32_t>& w = weights_->routes[&r - snap_->routes.data()];
+      if (i < w.size() && w[i] > 0 && !snap_->health->any_healthy(r.pools[i])) return false;
+    }
+  }
+  return true;
+}
 
 admin::Reply Control::status() {
   routing::MonoTime now = mono_now();
@@ -810,6 +823,19 @@ admin::Reply Control::metrics() {
       o += "} ";
       append_num(o, p.rollbacks);
       o += "\n";
+    }
+  }
+  o += "# HELP sluice_upstream_server_healthy 1 when a server passes its health checks.\n";
+  o += "# TYPE sluice_upstream_server_healthy gauge\n";
+  for (uint32_t pi = 0; pi < snap_->pools.size(); ++pi) {
+    const PoolRuntime& p = snap_->pools[pi];
+    for (uint32_t si = 0; si < p.servers.size(); ++si) {
+      o += "sluice_upstream_server_healthy{pool=\"";
+      o += p.name;
+      o += "\",server=\"";
+      o += p.servers[si].text;
+      o += "\"} ";
+      o += snap_->health->healthy(pi, si) ? "1\n" : "0\n";
     }
   }
   o += "# HELP sluice_connections Client connections.\n";

@@ -16,6 +16,7 @@
 
 #include "proxy/admin/control_api.h"
 #include "proxy/config/config.h"
+#include "proxy/health.h"
 #include "proxy/snapshot.h"
 #include "routing/controller.h"
 #include "routing/window.h"
@@ -58,7 +59,7 @@ class Control : public admin::ControlApi {
     audit(action, route, who, false, error, status);
   }
   bool live() override { return true; }
-  bool ready() override;
+  bool ready() override;  // listening, not draining, every routed pool has a healthy server
 
  private:
   struct Totals {
@@ -124,6 +125,7 @@ class Control : public admin::ControlApi {
   uint64_t reloads_ok_ = 0;
   uint64_t reloads_failed_ = 0;
   TlsShared tls_shared_;
+  HealthChecker health_;
   uv_timer_t ticket_timer_{};
   static void on_ticket_timer(uv_timer_t* t);
 };

@@ -165,6 +165,15 @@ void Exchange::connect(bool fresh_only) {
   UpstreamPool& pools = w.upstreams();
   auto n = static_cast<uint32_t>(p.servers.size());
   server_ = pools.next_server(pool_, n, attempts_ > 0 ? static_cast<int>(server_) : -1);
+  // Skip servers the health checks took out; none left is a fast 503.
+  const HealthTable& health = *snap_->health;
+  for (uint32_t tries = 0; !health.healthy(pool_, server_); ++tries) {
+    if (tries >= n) {
+      respond_error(503, "no healthy server in the pool");
+      return;
+    }
+    server_ = (server_ + 1) % n;
+  }
   Upstream* u = fresh_only ? nullptr : pools.take_idle(snap_->generation, pool_, server_);
   if (u != nullptr) {
     up_ = u;

@@ -83,6 +83,9 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     specs.push_back(routing::RouteSpec{r.hosts, r.path_prefix});
   }
   snap->table = routing::RouteTable(std::move(specs));
+  std::vector<size_t> servers;
+  for (const PoolRuntime& p : snap->pools) servers.push_back(p.servers.size());
+  snap->health = std::make_shared<HealthTable>(servers);
   std::vector<uint32_t> slots;
   for (const RouteRuntime& r : snap->routes) slots.push_back(static_cast<uint32_t>(r.pools.size()));
   snap->stats = std::make_shared<StatsBlock>(workers, std::move(slots));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "proxy/config/config.h"
+#include "proxy/health.h"
 #include "proxy/http/headers.h"
 #include "proxy/stats.h"
 #include "routing/table.h"
@@ -59,6 +60,9 @@ struct Snapshot {
   uint64_t generation = 0;
   // TLS listeners' context (certificates, ciphers, tickets); null without [tls].
   std::shared_ptr<const tls::ServerContext> tls;
+  // Health-check verdicts per pool and server (atomics, written by the
+  // main thread's checker); every server healthy until checks say otherwise.
+  std::shared_ptr<HealthTable> health;
   // Counters of requests started under this snapshot (atomics inside).
   std::shared_ptr<StatsBlock> stats;
 

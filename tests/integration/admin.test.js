@@ -470,7 +470,7 @@ test('workers = 2: metrics over metrics_listen move by exactly the requests sent
   await s.stop();
 });
 
-test('/health/ready is 503 when a routed pool has no healthy server (health_check)', { timeout: 30000, todo: 'active health checks are the operations issue (#5); ready ignores pool health until then' }, async () => {
+test('/health/ready is 503 when a routed pool has no healthy server (health_check)', { timeout: 30000 }, async () => {
   const up = await h.startUpstream({ pool: 'a' });
   const dead = await A.deadPort();
   const hc = 'health_check = { path = "/health", interval = "200ms", timeout = "200ms", unhealthy = 1, healthy = 1 }';

@@ -64,3 +64,55 @@ test('traceparent: a valid one is passed through; none or an invalid one is repl
   const ids = sl.accessLog().map((l) => l.trace_id);
   assert.deepEqual(ids, ['0af7651916cd43dd8448eb211c80319c', made.slice(3, 35), replaced.slice(3, 35)]);
 });
+
+test('health checks: a failing server is ejected after `unhealthy` checks, gets no traffic, and is re-admitted after `healthy` checks', { timeout: 30000 }, async () => {
+  let badHealthy = true;
+  const good = await h.startUpstream({ pool: 'good' });
+  const flaky = await h.startUpstream({
+    pool: 'flaky',
+    onRequest: (req, res) => {
+      if (req.url === '/health' && !badHealthy) {
+        res.statusCode = 503;
+        res.end('down');
+        return true;
+      }
+      return false;
+    },
+  });
+  const port = await h.freePort();
+  const hc = 'health_check = { path = "/health", interval = "100ms", timeout = "80ms", unhealthy = 2, healthy = 2 }';
+  const sl = await h.startSluice(
+    h.sluiceToml({ port, pools: { app: { servers: [good.addr, flaky.addr], extra: hc } } }),
+  );
+  const poolsOf = async (n) => {
+    const seen = {};
+    for (let i = 0; i < n; i++) {
+      const r = await h.request(port, { path: `/hc/${i}`, headers: { Host: 'app.test' } });
+      assert.equal(r.status, 200);
+      seen[r.headers['x-pool']] = (seen[r.headers['x-pool']] || 0) + 1;
+    }
+    return seen;
+  };
+  assert.ok((await poolsOf(20)).flaky > 0, 'both servers serve while healthy');
+
+  badHealthy = false;
+  await h.waitFor(() => sl.events().some((e) => e.event === 'upstream_server_state' && e.state === 'unhealthy' && e.server === flaky.addr), { timeout: 3000, what: 'flaky marked unhealthy' });
+  assert.equal((await poolsOf(20)).flaky, undefined, 'an unhealthy server gets no traffic');
+
+  badHealthy = true;
+  await h.waitFor(() => sl.events().some((e) => e.event === 'upstream_server_state' && e.state === 'healthy' && e.server === flaky.addr), { timeout: 3000, what: 'flaky healthy again' });
+  assert.ok((await poolsOf(20)).flaky > 0, 're-admitted');
+  assert.ok(flaky.requests.some((r) => r.url === '/health' && /sluice-health-check/.test(r.headers['user-agent'] || '')));
+});
+
+test('health checks: a pool with no healthy server answers 503 at once', { timeout: 30000 }, async () => {
+  const up = await h.startUpstream({ pool: 'a', status: 500 });
+  const port = await h.freePort();
+  const hc = 'health_check = { path = "/health", interval = "100ms", timeout = "80ms", unhealthy = 1, healthy = 1 }';
+  const sl = await h.startSluice(h.sluiceToml({ port, pools: { app: { servers: [up.addr], extra: hc } } }));
+  await h.waitFor(() => sl.events().some((e) => e.event === 'upstream_server_state' && e.state === 'unhealthy'), { timeout: 3000, what: 'unhealthy' });
+  const before = up.requests.filter((r) => r.url !== '/health').length;
+  const r = await h.request(port, { path: '/x', headers: { Host: 'app.test' } });
+  assert.equal(r.status, 503);
+  assert.equal(up.requests.filter((q) => q.url !== '/health').length, before, 'nothing was sent upstream');
+});

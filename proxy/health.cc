@@ -1,0 +1,184 @@
+#include "proxy/health.h"
+
+#include <cstring>
+
+#include "proxy/observe/log.h"
+#include "proxy/snapshot.h"
+
+namespace sluice {
+
+HealthTable::HealthTable(const std::vector<size_t>& servers_per_pool) : sizes_(servers_per_pool) {
+  size_t total = 0;
+  for (size_t n : servers_per_pool) {
+    offsets_.push_back(total);
+    total += n;
+  }
+  flags_ = std::make_unique<std::atomic<uint8_t>[]>(total + 1);
+  for (size_t i = 0; i < total; ++i) flags_[i].store(1, std::memory_order_relaxed);
+}
+
+bool HealthTable::any_healthy(uint32_t pool) const {
+  for (uint32_t s = 0; s < sizes_[pool]; ++s) {
+    if (healthy(pool, s)) return true;
+  }
+  return false;
+}
+
+// One server's checks: a repeating interval timer, and per check a fresh TCP
+// connection with its own timeout. Lives until stop(); closing waits for the
+// handles (deleted in the last close callback).
+struct HealthChecker::Probe {
+  HealthChecker* owner;
+  std::shared_ptr<const Snapshot> snap;
+  uint32_t pool;
+  uint32_t server;
+  uint64_t interval_ms;
+  uint64_t timeout_ms;
+  uint32_t fall;
+  uint32_t rise;
+  std::string request;
+  uv_timer_t interval{};
+  uv_timer_t deadline{};
+  uv_tcp_t* tcp = nullptr;  // the check in progress, if any
+  uv_connect_t creq{};
+  uv_write_t wreq{};
+  char buf[256];
+  size_t got = 0;
+  uint32_t fails = 0;
+  uint32_t oks = 0;
+  int open = 0;
+  bool stopping = false;
+
+  const PoolRuntime& p() const { return snap->pools[pool]; }
+
+  void begin() {
+    if (tcp != nullptr || stopping) return;  // previous check still running
+    tcp = new uv_tcp_t;
+    uv_tcp_init(owner->loop_, tcp);
+    tcp->data = this;
+    got = 0;
+    creq.data = this;
+    const ServerAddr& sa = p().servers[server];
+    if (uv_tcp_connect(&creq, tcp, reinterpret_cast<const sockaddr*>(&sa.sa), &on_connect) != 0) {
+      finish(false, "connect failed");
+      return;
+    }
+    uv_timer_start(&deadline, &on_deadline, timeout_ms, 0);
+  }
+
+  static void on_connect(uv_connect_t* req, int status) {
+    auto* self = static_cast<Probe*>(req->data);
+    if (self->tcp == nullptr || reinterpret_cast<uv_tcp_t*>(req->handle) != self->tcp) return;
+    if (status < 0) {
+      self->finish(false, uv_strerror(status));
+      return;
+    }
+    uv_buf_t b = uv_buf_init(self->request.data(), static_cast<unsigned>(self->request.size()));
+    self->wreq.data = self;
+    uv_write(&self->wreq, reinterpret_cast<uv_stream_t*>(self->tcp), &b, 1, [](uv_write_t*, int) {});
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(self->tcp),
+        [](uv_handle_t* h, size_t, uv_buf_t* out) {
+          auto* s = static_cast<Probe*>(h->data);
+          *out = uv_buf_init(s->buf + s->got, static_cast<unsigned>(sizeof s->buf - 1 - s->got));
+        },
+        &on_read);
+  }
+
+  static void on_read(uv_stream_t* st, ssize_t n, const uv_buf_t*) {
+    auto* self = static_cast<Probe*>(st->data);
+    if (n > 0) self->got += static_cast<size_t>(n);
+    // "HTTP/1.x NNN" is all we need.
+    if (self->got >= 12 || n < 0 || self->got >= sizeof self->buf - 1) {
+      bool ok = self->got >= 12 && std::memcmp(self->buf, "HTTP/1.", 7) == 0 &&
+                (self->buf[9] == '2' || self->buf[9] == '3');
+      self->finish(ok, ok ? "" : (self->got >= 12 ? "bad status" : "no response"));
+    }
+  }
+
+  static void on_deadline(uv_timer_t* t) { static_cast<Probe*>(t->data)->finish(false, "timeout"); }
+
+  void finish(bool ok, const char* why) {
+    uv_timer_stop(&deadline);
+    if (tcp != nullptr) {
+      uv_close(reinterpret_cast<uv_handle_t*>(tcp), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+      tcp = nullptr;
+    }
+    HealthTable& table = *snap->health;
+    bool was = table.healthy(pool, server);
+    if (ok) {
+      fails = 0;
+      if (++oks >= rise && !was) flip(true, why);
+    } else {
+      oks = 0;
+      if (++fails >= fall && was) flip(false, why);
+    }
+  }
+
+  void flip(bool healthy, const char* why) {
+    snap->health->set(pool, server, healthy);
+    observe::Event ev(healthy ? "info" : "warn", "upstream_server_state");
+    ev.str("pool", p().name).str("server", p().servers[server].text).str("state", healthy ? "healthy" : "unhealthy");
+    if (!healthy) ev.str("reason", why);
+  }
+
+  static void on_interval(uv_timer_t* t) { static_cast<Probe*>(t->data)->begin(); }
+
+  static void on_closed(uv_handle_t* h) {
+    auto* self = static_cast<Probe*>(h->data);
+    if (--self->open == 0) delete self;
+  }
+
+  void close() {
+    stopping = true;
+    uv_timer_stop(&deadline);
+    if (tcp != nullptr) {
+      uv_close(reinterpret_cast<uv_handle_t*>(tcp), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+      tcp = nullptr;
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&interval), &on_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&deadline), &on_closed);
+  }
+};
+
+HealthChecker::HealthChecker(uv_loop_t* loop) : loop_(loop) {}
+
+HealthChecker::~HealthChecker() { stop(); }
+
+void HealthChecker::start(std::shared_ptr<const Snapshot> snap) {
+  stop();
+  const config::Config& cfg = *snap->config;
+  for (uint32_t pi = 0; pi < cfg.pools.size(); ++pi) {
+    const config::Pool& pc = cfg.pools[pi];
+    if (!pc.health_check) continue;
+    for (uint32_t si = 0; si < snap->pools[pi].servers.size(); ++si) {
+      auto* pr = new Probe{};
+      pr->owner = this;
+      pr->snap = snap;
+      pr->pool = pi;
+      pr->server = si;
+      pr->interval_ms = static_cast<uint64_t>(pc.health_check->interval.count());
+      pr->timeout_ms = static_cast<uint64_t>(pc.health_check->timeout.count());
+      pr->fall = pc.health_check->unhealthy;
+      pr->rise = pc.health_check->healthy;
+      pr->request = "GET " + pc.health_check->path + " HTTP/1.1\r\nHost: " +
+                    snap->pools[pi].servers[si].text +
+                    "\r\nUser-Agent: sluice-health-check\r\nConnection: close\r\n\r\n";
+      uv_timer_init(loop_, &pr->interval);
+      uv_timer_init(loop_, &pr->deadline);
+      pr->interval.data = pr;
+      pr->deadline.data = pr;
+      pr->open = 2;
+      // The first check at once, then one per interval.
+      uv_timer_start(&pr->interval, &Probe::on_interval, 0, pr->interval_ms);
+      probes_.push_back(pr);
+    }
+  }
+}
+
+void HealthChecker::stop() {
+  for (Probe* p : probes_) p->close();
+  probes_.clear();
+}
+
+}  // namespace sluice
