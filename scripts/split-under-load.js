@@ -7,6 +7,9 @@
 // period between two changes, the canary share against its weight.
 //
 //   node scripts/split-under-load.js [--duration 30] [--changes 100] [--bin build/sluice]
+//   node scripts/split-under-load.js --reloads 50 [--duration 30]
+//     (instead of weight changes: that many SIGHUP reloads; every request must
+//      still be answered 200, the operations issue's check)
 //
 // Needs wrk (Debian package). Uses 127.0.0.1 and free ports only.
 const { spawn, execFileSync } = require('node:child_process');
@@ -22,7 +25,8 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const DURATION = Number(opt('duration', 30));
-const CHANGES = Number(opt('changes', 100));
+const RELOADS = Number(opt('reloads', 0));
+const CHANGES = RELOADS > 0 ? RELOADS : Number(opt('changes', 100));
 const BIN = path.resolve(opt('bin', process.env.SLUICE_BIN || 'build/sluice'));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -107,10 +111,14 @@ min_requests = 1000000
   const changes = [];
   const gap = ((DURATION - 1.5) * 1000) / CHANGES;
   for (let i = 0; i < CHANGES; i++) {
-    const canary = weights[i % weights.length];
+    const canary = RELOADS > 0 ? 10 : weights[i % weights.length];
     const t = Date.now();
-    const r = await admin(sock, 'PUT', '/v1/routes/app/split', JSON.stringify({ blue: 100 - canary, canary }));
-    if (r.status !== 200) throw new Error(`split refused: ${r.status} ${r.body}`);
+    if (RELOADS > 0) {
+      sl.kill('SIGHUP');
+    } else {
+      const r = await admin(sock, 'PUT', '/v1/routes/app/split', JSON.stringify({ blue: 100 - canary, canary }));
+      if (r.status !== 200) throw new Error(`split refused: ${r.status} ${r.body}`);
+    }
     changes.push({ at: t, done: Date.now(), canary });
     await sleep(gap);
   }
@@ -142,13 +150,16 @@ min_requests = 1000000
     periods.push(`${changes[i].canary}%→${share.toFixed(1)}%`);
   }
   const wrkErrors = /Socket errors:.*|Non-2xx or 3xx responses: \d+/g;
-  console.log(`sluice ${BIN}, workers 2, wrk -t1 -c32 -d${DURATION}s, ${CHANGES} weight changes via ${sock}`);
+  const reloaded = events.filter((l) => l.includes('"event":"reloaded"')).length;
+  const what = RELOADS > 0 ? `${RELOADS} SIGHUP reloads (${reloaded} "reloaded" events)` : `${CHANGES} weight changes via ${sock}`;
+  console.log(`sluice ${BIN}, workers 2, wrk -t1 -c32 -d${DURATION}s, ${what}`);
   console.log(wrkOut.split('\n').filter((l) => /Requests\/sec|requests in|Socket errors|Non-2xx/.test(l)).join('\n'));
   console.log(`access log: ${lines.length} requests, ${bad.length} not 200${bad.length ? ': ' + JSON.stringify(bad.slice(0, 3)) : ''}`);
   console.log(`wrk errors: ${(wrkOut.match(wrkErrors) || ['none']).join('; ')}`);
   console.log(`split followed the weights in ${checked} periods with >= 50 requests; worst deviation ${worst.toFixed(1)} pp`);
   console.log(`first periods (weight→observed canary share): ${periods.slice(0, 12).join(', ')}`);
-  const ok = bad.length === 0 && !/Socket errors|Non-2xx/.test(wrkOut) && worst <= 5;
+  const ok = bad.length === 0 && !/Socket errors|Non-2xx/.test(wrkOut) && worst <= 5 &&
+    (RELOADS === 0 || reloaded === RELOADS);
   console.log(ok ? 'RESULT: ok' : 'RESULT: FAILED');
   fs.rmSync(dir, { recursive: true, force: true });
   process.exit(ok ? 0 : 1);
