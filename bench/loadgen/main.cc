@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,7 +51,11 @@ class Supervisor {
   Supervisor(const Options& options, std::vector<std::unique_ptr<Worker>>& workers)
       : options_(options), workers_(workers) {}
 
-  uv_async_t* done_handle() { return &done_; }
+  // Any worker thread, as its run() ends.
+  void worker_finished() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!closed_) uv_async_send(&done_);
+  }
   bool interrupted() const { return interrupted_; }
 
   void init(uint64_t start_ns) {
@@ -80,10 +85,14 @@ class Supervisor {
 
  private:
   void on_worker_done() {
-    if (closed_) return;
-    for (const auto& w : workers_)
-      if (!w->done()) return;
-    closed_ = true;
+    {
+      // Under the lock, so that no worker_finished() sends to a handle being closed.
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (closed_) return;
+      for (const auto& w : workers_)
+        if (!w->done()) return;
+      closed_ = true;
+    }
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&done_), reinterpret_cast<uv_handle_t*>(&sigint_),
                            reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&progress_)})
       uv_close(h, nullptr);
@@ -119,7 +128,8 @@ class Supervisor {
   uv_timer_t progress_{};
   bool show_progress_ = false;
   bool shown_ = false;
-  bool closed_ = false;
+  std::mutex mutex_;
+  bool closed_ = false;  // done_ closed: guarded by mutex_
   bool interrupted_ = false;
   uint64_t last_ns_ = 0;
   uint64_t last_finished_ = 0;
@@ -139,7 +149,7 @@ int run(const Options& options) {
   Supervisor supervisor(options, workers);
   for (unsigned i = 0; i < options.threads; ++i) {
     workers.push_back(std::make_unique<Worker>(options, make_plan(options, i), request, address,
-                                               supervisor.done_handle()));
+                                               [&supervisor] { supervisor.worker_finished(); }));
     if (!workers.back()->init(&error)) {
       std::fprintf(stderr, "sluice-bench: %s\n", error.c_str());
       return 1;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <utility>
 
 #include "bench/loadgen/connection.h"
 #include "bench/loadgen/response.h"
@@ -53,8 +54,8 @@ Plan make_plan(const Options& o, unsigned index) {
 }
 
 Worker::Worker(const Options& options, Plan plan, const std::string& request, const sockaddr_storage& address,
-               uv_async_t* done)
-    : options_(options), plan_(plan), request_(request), address_(address), done_(done) {}
+               std::function<void()> on_done)
+    : options_(options), plan_(plan), request_(request), address_(address), on_done_(std::move(on_done)) {}
 
 Worker::~Worker() {
   if (loop_ready_) {
@@ -105,7 +106,7 @@ void Worker::run(uint64_t start_ns) {
   uv_run(&loop_, UV_RUN_DEFAULT);
   publish_progress();
   done_flag_.store(true, std::memory_order_release);
-  uv_async_send(done_);
+  on_done_();
 }
 
 void Worker::stop() {
@@ -164,8 +165,10 @@ void Worker::pump() {
 }
 
 void Worker::arm_timer(uint64_t at_ns, uint64_t now_ns) {
-  // libuv timers count whole milliseconds of the loop's cached clock: round up,
-  // and if it fires a little early pump() finds nothing due and re-arms.
+  // libuv timers count whole milliseconds of the loop's cached clock: bring it
+  // up to date and round up; if it still fires a little early, pump() finds
+  // nothing due and re-arms.
+  uv_update_time(&loop_);
   uint64_t ms = (at_ns - now_ns + kMillisecond - 1) / kMillisecond;
   uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->pump(); }, ms, 0);
 }

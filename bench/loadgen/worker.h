@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -57,9 +58,9 @@ uint64_t requests_due_within(uint64_t duration_ns, double rate);
 class Worker {
  public:
   // `request` (the bytes of one request) and `address` must outlive the worker.
-  // `done` is signalled (uv_async_send) once run() is about to return.
+  // `on_done` is called on the worker's thread as run() ends, after done() is true.
   Worker(const Options& options, Plan plan, const std::string& request, const sockaddr_storage& address,
-         uv_async_t* done);
+         std::function<void()> on_done);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -112,7 +113,7 @@ class Worker {
   uint64_t deadline_ns_ = 0;  // absolute; 0 = none
   const std::string& request_;
   const sockaddr_storage& address_;
-  uv_async_t* done_;
+  std::function<void()> on_done_;
 
   uv_loop_t loop_{};
   bool loop_ready_ = false;
