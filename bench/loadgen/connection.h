@@ -9,9 +9,9 @@
 //     |                                                       |   |                  |
 //     |                                   start() ------------+---|------------------+
 //     |                                                           |
-//     +---- close callback ---- Closing <---- error, timeout, ----+  (and an Idle connection
-//                                             response with close,      the server closed)
-//                                             --new-conn, finish()
+//     +---- close callback ---- Closing <---- error, timeout, ----+  (also from Connecting,
+//                                             response with close,      Handshaking, and Idle
+//                                             --new-conn, shutdown()    when the server closes)
 //
 // start() is valid in Closed, Idle and Closing (then it runs from the close
 // callback: a uv_tcp_t is reusable only once closed). Every started request ends
