@@ -156,6 +156,17 @@ WindowStats SlidingWindow::stats(MonoTime now) const {
   return WindowStats{t.requests, t.errors(), t.latency.percentile(0.99)};
 }
 
+WindowStats SlidingWindow::counts(MonoTime now) const {
+  WindowStats w;
+  int64_t e = epoch_of(now);
+  for (const Bucket& b : buckets_) {
+    if (!live(b, e)) continue;
+    w.requests += b.counters.requests;
+    w.errors += b.counters.errors();
+  }
+  return w;
+}
+
 std::optional<Micros> SlidingWindow::p99(MonoTime now) const {
   return totals(now).latency.percentile(0.99);
 }

@@ -98,6 +98,9 @@ class SlidingWindow {
 
   PoolCounters totals(MonoTime now) const;
   WindowStats stats(MonoTime now) const;
+  // Requests and errors only (p99 left empty): no histogram merge, for the
+  // 100 ms control tick of routes without a latency threshold.
+  WindowStats counts(MonoTime now) const;
   std::optional<Micros> p99(MonoTime now) const;
 
   Millis window() const { return window_; }

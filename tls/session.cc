@@ -184,6 +184,20 @@ void Session::after_io() {
   }
 }
 
+namespace {
+// OpenSSL wants the thread's error queue empty before an I/O call, or
+// SSL_get_error() may misreport. Every path here that can leave errors behind
+// clears them, so the queue is normally empty already: peeking is a fraction
+// of ERR_clear_error()'s cost, which is paid on every record otherwise.
+void clear_stale_errors() {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+}  // namespace
+
+bool Session::input_pending() const {
+  return in_.size() > in_off_ || SSL_has_pending(ssl_) == 1;
+}
+
 IoResult Session::fail(int ssl_error, const char* what) {
   unsigned long e = ERR_peek_last_error();
   bool eof_error =
@@ -224,7 +238,7 @@ IoResult Session::fail(int ssl_error, const char* what) {
 IoResult Session::handshake() {
   if (failed_) return {Status::Error, 0};
   if (handshake_done_) return {Status::Ok, 0};
-  ERR_clear_error();
+  clear_stale_errors();
   int r = SSL_do_handshake(ssl_);
   after_io();
   if (r == 1) return {Status::Ok, 0};
@@ -248,7 +262,7 @@ IoResult Session::read(char* out, size_t cap) {
     release_if_drained(&in_);
     return {Status::Closed, 0};
   }
-  ERR_clear_error();
+  clear_stale_errors();
   size_t n = 0;
   int r = SSL_read_ex(ssl_, out, cap, &n);
   after_io();
@@ -277,11 +291,14 @@ IoResult Session::write(const char* p, size_t n) {
   while (done < n && pending_output() < output_limit_) {
     size_t chunk = std::min(n - done, kRecordPlaintext);
     size_t w = 0;
-    ERR_clear_error();
+    clear_stale_errors();
     int r = SSL_write_ex(ssl_, p + done, chunk, &w);
     if (r != 1) {
       int err = SSL_get_error(ssl_, r);
-      if (done > 0) break;  // report what went through; the error resurfaces next call
+      if (done > 0) {
+        ERR_clear_error();
+        break;  // report what went through; the error resurfaces next call
+      }
       if (err == SSL_ERROR_WANT_READ) return {Status::WantInput, 0};
       return fail(err, "write");
     }

@@ -85,6 +85,10 @@ class Session {
 
   // --- plaintext out; also drives the handshake
   IoResult read(char* out, size_t cap);
+  // True when read() may return more without another feed(): ciphertext not
+  // yet decrypted, or plaintext OpenSSL holds. False means read() would only
+  // say WantInput.
+  bool input_pending() const;
   // Drives the handshake without consuming application data: Ok once done.
   IoResult handshake();
 
