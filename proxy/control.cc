@@ -22,6 +22,9 @@ namespace {
 
 constexpr uint64_t kTickMs = 100;
 constexpr uint64_t kTicketRotateMs = 12ull * 3600 * 1000;
+constexpr int64_t kSampleMs = 1000;  // the status page's chart resolution
+constexpr size_t kSeriesLen = 60;    // samples kept per pool: one minute
+constexpr size_t kHistoryLen = 50;   // weight changes kept for the status page
 
 void append_num(std::string& out, uint64_t v) {
   char buf[24];
@@ -59,6 +62,13 @@ std::string mutation_reply_start(std::string_view route, bool dry_run) {
 
 admin::Reply error_reply(int status, std::string_view msg) {
   return admin::Reply{status, error_json(msg)};
+}
+
+// 0.523 -> "52.3%"
+std::string percent(double rate) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, rate * 100.0, std::chars_format::fixed, 1);
+  return std::string(buf, static_cast<size_t>(r.ptr - buf)) + "%";
 }
 
 // Writes `data` to `path` atomically: temp file, fsync, rename, fsync dir.
@@ -138,7 +148,8 @@ std::vector<Control::RouteRt> Control::build_routes(const config::Config& cfg) c
       const config::SplitEntry& e = r.split[slot];
       rt.policy.weights.push_back(e.weight);
       if (e.pool == r.baseline) rt.policy.baseline = slot;
-      PoolRt p{cfg.pools[e.pool].name, routing::SlidingWindow(r.rollback.window, 10), {}, {}, 0, {}};
+      PoolRt p{
+          cfg.pools[e.pool].name, routing::SlidingWindow(r.rollback.window, 10), {}, {}, 0, {}, {}};
       p.seen.latency.assign(routing::LatencyHistogram::kBuckets, 0);
       p.cumulative.latency.assign(routing::LatencyHistogram::kBuckets, 0);
       rt.pools.push_back(std::move(p));
@@ -220,6 +231,12 @@ bool Control::init(std::shared_ptr<const config::Config> cfg, unsigned workers,
   if (!snap_) return false;
   routes_ = build_routes(*cfg_);
   restore(routes_);
+  for (const RouteRt& r : routes_) {
+    for (const routing::RollbackRecord& rec : r.state.rollbacks) {
+      remember(r, rec.at, r.pools[rec.pool].name, "rollback", routing::to_string(rec.reason),
+               "in effect at start-up (from state_dir)");
+    }
+  }
   auto w = std::make_shared<RouteWeights>();
   w->version = 1;
   for (const RouteRt& r : routes_) w->routes.push_back(r.state.weights);
@@ -344,6 +361,7 @@ std::vector<routing::WindowStats> Control::window_stats(RouteRt& r, routing::Mon
 void Control::tick() {
   collect();
   routing::MonoTime now = mono_now();
+  if (!sampled_ || now - last_sample_ >= routing::Millis(kSampleMs)) sample(now);
   bool changed = false;
   for (RouteRt& r : routes_) {
     std::vector<routing::WindowStats> stats = window_stats(r, now);
@@ -357,6 +375,13 @@ void Control::tick() {
           .num("step", ro.step)
           .num("percent", r.policy.rollout->steps[ro.step])
           .str("status", routing::to_string(ro.status));
+      const uint32_t canary = r.policy.baseline == 0 && r.pools.size() > 1 ? 1 : 0;
+      remember(r, wall_now(), r.pools[canary].name, "rollout", routing::to_string(ro.status),
+               "step " + std::to_string(ro.step + 1) + " of " +
+                   std::to_string(r.policy.rollout->steps.size()) + ": " +
+                   std::to_string(r.policy.rollout->steps[std::min<size_t>(
+                       ro.step, r.policy.rollout->steps.size() - 1)]) +
+                   "% of traffic");
     }
     changed = changed || ev.weights_changed;
   }
@@ -381,7 +406,70 @@ void Control::log_rollbacks(const RouteRt& r, const std::vector<routing::Rollbac
              static_cast<int64_t>(r.pools[rec.pool].window.window().count() / 1000))
         .num("weight_moved", rec.weight_moved);
     if (rec.observed_p99) ev.real("p99_ms", static_cast<double>(rec.observed_p99->count()) / 1000.0);
+    std::string detail;
+    if (rec.reason == routing::Reason::kManual) {
+      detail = "by an operator";
+    } else if (rec.reason == routing::Reason::kP99Latency && rec.observed_p99) {
+      detail = "p99 " + std::to_string(rec.observed_p99->count() / 1000) + " ms over " +
+               std::to_string(rec.requests) + " requests";
+    } else {
+      detail = "error rate " + percent(rec.observed_rate) + " over " +
+               std::to_string(rec.requests) + " requests (limit " + percent(r.policy.error_rate) +
+               ")";
+    }
+    detail += "; weight " + std::to_string(rec.weight_moved) + " moved to " +
+              r.pools[r.policy.baseline].name;
+    if (r.state.rollout && r.state.rollout->status == routing::RolloutStatus::kAborted) {
+      detail += "; rollout aborted";
+    }
+    remember(r, rec.at, r.pools[rec.pool].name, "rollback", routing::to_string(rec.reason),
+             std::move(detail));
   }
+}
+
+void Control::remember(const RouteRt& r, routing::WallTime at, std::string_view pool,
+                       std::string_view kind, std::string_view reason, std::string detail) {
+  HistoryEntry e{
+      at, r.name, std::string(pool), std::string(kind), std::string(reason), std::move(detail), {}};
+  for (size_t i = 0; i < r.pools.size() && i < r.state.weights.size(); ++i) {
+    e.effective.emplace_back(r.pools[i].name, r.state.weights[i]);
+  }
+  history_.push_back(std::move(e));
+  if (history_.size() > kHistoryLen) history_.pop_front();
+}
+
+// "blue=90,canary=10" (also the audit event's detail)
+std::string Control::weights_text(const RouteRt& r, const std::vector<uint32_t>& w) {
+  std::string out;
+  for (size_t i = 0; i < r.pools.size() && i < w.size(); ++i) {
+    if (!out.empty()) out += ",";
+    out += r.pools[i].name + "=" + std::to_string(w[i]);
+  }
+  return out;
+}
+
+// Every pool's rate over the last second and its window's error rate.
+void Control::sample(routing::MonoTime now) {
+  const double secs = static_cast<double>((now - last_sample_).count()) / 1000.0;
+  for (RouteRt& r : routes_) {
+    for (PoolRt& p : r.pools) {
+      Series& s = p.series;
+      const uint64_t errors =
+          p.cumulative.errors_5xx + p.cumulative.connect_failures + p.cumulative.timeouts;
+      if (sampled_ && secs > 0) {
+        Sample smp;
+        smp.requests_per_s = static_cast<double>(p.cumulative.requests - s.requests) / secs;
+        smp.errors_per_s = static_cast<double>(errors - s.errors) / secs;
+        smp.window_error_rate = p.window.stats(now).error_rate();
+        s.samples.push_back(smp);
+        if (s.samples.size() > kSeriesLen) s.samples.pop_front();
+      }
+      s.requests = p.cumulative.requests;
+      s.errors = errors;
+    }
+  }
+  last_sample_ = now;
+  sampled_ = true;
 }
 
 void Control::publish() {
@@ -463,14 +551,11 @@ admin::Reply Control::set_split(std::string_view route,
   routing::RouteState next = r->state;
   std::string err;
   if (!routing::set_weights(r->policy, next, w, &err)) return refuse(400, err);
-  std::string detail;
-  for (size_t i = 0; i < w.size(); ++i) {
-    if (!detail.empty()) detail += ",";
-    detail += r->pools[i].name + "=" + std::to_string(w[i]);
-  }
+  std::string detail = weights_text(*r, w);
   audit("split", route, who, dry_run, detail, 200);
   if (!dry_run) {
     r->state = std::move(next);
+    remember(*r, wall_now(), "", "split", "operator", "weights set to " + detail);
     // Fresh evidence for the new weights: old failures must not roll back at once.
     for (PoolRt& p : r->pools) p.window.clear();
     publish();
@@ -581,8 +666,14 @@ bool Control::reload(bool dry_run, std::string* errors) {
       n.pools[i].window = std::move(old->pools[i].window);
       n.pools[i].cumulative = std::move(old->pools[i].cumulative);
       n.pools[i].rollbacks = old->pools[i].rollbacks;
+      n.pools[i].series = std::move(old->pools[i].series);
     }
-    if (old->configured == n.configured) n.state = old->state;
+    if (old->configured == n.configured) {
+      n.state = old->state;
+    } else {
+      remember(n, wall_now(), "", "split", "reload",
+               "split changed in the config file: " + weights_text(n, n.configured));
+    }
   }
   bool listeners_changed = res.config->listeners.size() != cfg_->listeners.size();
   for (size_t i = 0; !listeners_changed && i < res.config->listeners.size(); ++i) {
@@ -630,7 +721,11 @@ bool Control::ready() {
   return true;
 }
 
-admin::Reply Control::status() {
+admin::Reply Control::status() { return admin::Reply{200, status_json(false)}; }
+
+admin::Reply Control::status_page_data() { return admin::Reply{200, status_json(true)}; }
+
+std::string Control::status_json(bool with_series) {
   routing::MonoTime now = mono_now();
   routing::WallTime wall = wall_now();
   std::string o;
@@ -674,6 +769,20 @@ admin::Reply Control::status() {
     weights_obj(r.state.weights);
     o += ",\"operator_set\":";
     o += r.state.operator_set ? "true" : "false";
+    o += ",\"policy\":{\"error_rate\":";
+    append_real(o, r.policy.error_rate);
+    o += ",\"min_requests\":";
+    append_num(o, r.policy.min_requests);
+    o += ",\"window_s\":";
+    append_num(
+        o, r.pools.empty() ? 0 : static_cast<uint64_t>(r.pools[0].window.window().count()) / 1000);
+    o += ",\"p99_ms\":";
+    if (r.policy.p99_latency) {
+      append_real(o, static_cast<double>(r.policy.p99_latency->count()) / 1000.0);
+    } else {
+      o += "null";
+    }
+    o += "}";
     auto rollback_obj = [&](const routing::RollbackRecord& rec) {
       o += "{\"pool\":";
       observe::append_json_string(o, r.pools[rec.pool].name);
@@ -749,12 +858,79 @@ admin::Reply Control::status() {
       observe::append_json_string(o, routing::to_string(v.verdict));
       o += ",\"rollbacks\":";
       append_num(o, p.rollbacks);
+      if (with_series) {
+        const std::pair<const char*, double Sample::*> fields[] = {
+            {"requests_per_s", &Sample::requests_per_s},
+            {"errors_per_s", &Sample::errors_per_s},
+            {"window_error_rate", &Sample::window_error_rate}};
+        o += ",\"series\":{\"interval_s\":";
+        append_num(o, kSampleMs / 1000);
+        for (const auto& [key, field] : fields) {
+          o += ",";
+          append_key(o, key);
+          o += "[";
+          for (size_t k = 0; k < p.series.samples.size(); ++k) {
+            if (k) o += ",";
+            append_real(o, p.series.samples[k].*field);
+          }
+          o += "]";
+        }
+        o += "}";
+      }
       o += "}";
     }
     o += "}}";
   }
+  // Every upstream server and its health-check verdict.
+  o += "],\"upstreams\":[";
+  bool first = true;
+  for (uint32_t pi = 0; pi < snap_->pools.size(); ++pi) {
+    const PoolRuntime& p = snap_->pools[pi];
+    const bool checked = pi < snap_->config->pools.size() && snap_->config->pools[pi].health_check;
+    for (uint32_t si = 0; si < p.servers.size(); ++si) {
+      if (!first) o += ",";
+      first = false;
+      o += "{\"pool\":";
+      observe::append_json_string(o, p.name);
+      o += ",\"server\":";
+      observe::append_json_string(o, p.servers[si].text);
+      o += ",\"healthy\":";
+      o += snap_->health->healthy(pi, si) ? "true" : "false";
+      o += ",\"health_check\":";
+      o += checked ? "true" : "false";
+      o += "}";
+    }
+  }
+  // Weight changes, newest first.
+  o += "],\"history\":[";
+  for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
+    if (it != history_.rbegin()) o += ",";
+    o += "{\"at\":";
+    observe::append_json_string(o, routing::format_utc(it->at));
+    o += ",\"route\":";
+    observe::append_json_string(o, it->route);
+    o += ",\"pool\":";
+    if (it->pool.empty()) {
+      o += "null";
+    } else {
+      observe::append_json_string(o, it->pool);
+    }
+    o += ",\"kind\":";
+    observe::append_json_string(o, it->kind);
+    o += ",\"reason\":";
+    observe::append_json_string(o, it->reason);
+    o += ",\"detail\":";
+    observe::append_json_string(o, it->detail);
+    o += ",\"effective\":{";
+    for (size_t i = 0; i < it->effective.size(); ++i) {
+      if (i) o += ",";
+      append_key(o, it->effective[i].first);
+      append_num(o, it->effective[i].second);
+    }
+    o += "}}";
+  }
   o += "]}";
-  return admin::Reply{200, o};
+  return o;
 }
 
 admin::Reply Control::metrics() {

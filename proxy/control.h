@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,7 @@ class Control : public admin::ControlApi {
 
   // ---- admin::ControlApi ----
   admin::Reply status() override;
+  admin::Reply status_page_data() override;  // status() + per-pool series (status page)
   admin::Reply set_split(std::string_view route,
                          const std::vector<std::pair<std::string, uint64_t>>& weights,
                          bool dry_run, const admin::Caller& who) override;
@@ -67,6 +69,15 @@ class Control : public admin::ControlApi {
     uint64_t by_class[6] = {};
     std::vector<uint64_t> latency;  // per histogram bucket
   };
+  // One sample per second of a pool's traffic, the last kSeriesLen kept.
+  struct Sample {
+    double requests_per_s = 0, errors_per_s = 0;
+    double window_error_rate = 0;  // what the rollback verdict looks at
+  };
+  struct Series {
+    std::deque<Sample> samples;         // oldest first
+    uint64_t requests = 0, errors = 0;  // cumulative totals at the last sample
+  };
   struct PoolRt {
     std::string name;
     routing::SlidingWindow window;
@@ -74,6 +85,7 @@ class Control : public admin::ControlApi {
     Totals cumulative;  // for metrics: survives reloads
     uint64_t rollbacks = 0;
     routing::PoolVerdict verdict;
+    Series series;  // the status page's charts: survives reloads
   };
   struct RouteRt {
     std::string name;
@@ -103,6 +115,11 @@ class Control : public admin::ControlApi {
   void persist();
   std::string state_path() const;
   void log_rollbacks(const RouteRt& r, const std::vector<routing::RollbackRecord>& recs);
+  void sample(routing::MonoTime now);
+  void remember(const RouteRt& r, routing::WallTime at, std::string_view pool,
+                std::string_view kind, std::string_view reason, std::string detail);
+  static std::string weights_text(const RouteRt& r, const std::vector<uint32_t>& w);
+  std::string status_json(bool with_series);
   RouteRt* find_route(std::string_view name);
   std::vector<routing::WindowStats> window_stats(RouteRt& r, routing::MonoTime now);
   routing::MonoTime mono_now() const;
@@ -121,6 +138,16 @@ class Control : public admin::ControlApi {
   std::shared_ptr<const RouteWeights> weights_;
   std::vector<RouteRt> routes_;
   std::vector<Retired> retired_;
+  // Weight changes for the status page, newest last: rollbacks, rollout
+  // steps, operator splits, reloads that changed a split. Not persisted.
+  struct HistoryEntry {
+    routing::WallTime at;
+    std::string route, pool, kind, reason, detail;
+    std::vector<std::pair<std::string, uint32_t>> effective;  // weights after it
+  };
+  std::deque<HistoryEntry> history_;
+  routing::MonoTime last_sample_{};
+  bool sampled_ = false;
   uint64_t start_ms_ = 0;
   uint64_t reloads_ok_ = 0;
   uint64_t reloads_failed_ = 0;

@@ -32,6 +32,9 @@ class ControlApi {
   virtual ~ControlApi() = default;
   // GET /v1/status
   virtual Reply status() = 0;
+  // GET /status.json (both listeners; read-only): what the status page
+  // draws. status() plus, per pool, samples of the last minute for the charts.
+  virtual Reply status_page_data() { return status(); }
   // PUT /v1/routes/{route}/split with the parsed body {"pool": weight, ...}.
   // 404 unknown route, 400 unknown pool / missing pool / sum 0; dry_run validates only.
   virtual Reply set_split(std::string_view route,

@@ -37,6 +37,7 @@
 
 #include "proxy/admin/json.h"
 #include "proxy/admin/request.h"
+#include "proxy/admin/status_assets.h"
 
 namespace sluice::admin {
 
@@ -44,6 +45,28 @@ namespace {
 
 constexpr uint64_t kLingerMs = 2000;
 constexpr size_t kLingerMaxDiscard = 1 << 20;
+
+// On every response (the [headers] defaults; no HSTS on plain HTTP). The
+// status page works under this CSP: its script and style are same-origin
+// files, nothing inline.
+constexpr std::string_view kSecurityHeaders =
+    "Cache-Control: no-store\r\n"
+    "X-Content-Type-Options: nosniff\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "Content-Security-Policy: default-src 'self'\r\n";
+
+// The status page's files (status_page.*, embedded at build time).
+struct Asset {
+  std::string_view name;  // the path without its leading '/'
+  std::string_view content_type;
+  std::string_view body;
+};
+constexpr Asset kAssets[] = {
+    {"", "text/html; charset=utf-8", assets::kStatusPageHtml},
+    {"status.js", "text/javascript; charset=utf-8", assets::kStatusPageJs},
+    {"status.css", "text/css; charset=utf-8", assets::kStatusPageCss},
+};
 
 std::string errno_text(int e) {
   return std::strerror(e);
@@ -262,7 +285,7 @@ struct AdminServer::Conn {
     }
   }
 
-  void respond(int status, std::string_view content_type, const std::string& payload,
+  void respond(int status, std::string_view content_type, std::string_view payload,
                bool close_after, std::string_view allow = {}, bool head_only = false) {
     if (state != State::Reading) return;
     std::string out;
@@ -271,7 +294,7 @@ struct AdminServer::Conn {
     out.append(reason_phrase(status)).append("\r\n");
     out.append("Content-Type: ").append(content_type).append("\r\n");
     out.append("Content-Length: ").append(std::to_string(payload.size())).append("\r\n");
-    out.append("Cache-Control: no-store\r\n");
+    out.append(kSecurityHeaders);
     if (!allow.empty()) out.append("Allow: ").append(allow).append("\r\n");
     out.append(close_after ? "Connection: close\r\n" : "Connection: keep-alive\r\n");
     out.append("\r\n");
@@ -534,15 +557,25 @@ void AdminServer::Conn::dispatch(llhttp_method_t method, std::string_view raw_pa
     respond_error(404, "no such endpoint: " + shown_path, close_after);
   };
   ControlApi& api = server->api_;
-
-  // Read-only endpoints, on both listeners.
-  if (is({"metrics"})) {
+  // GET or HEAD of what a read-only ControlApi call answers.
+  const auto serve = [&](Reply (ControlApi::*call)()) {
     if (!is_get) return wrong_method("GET, HEAD");
-    Reply r = api.metrics();
+    Reply r = (api.*call)();
     if (state != State::Reading) return;
     respond(r.status, r.content_type, r.body, close_after, {}, head_only);
-    return;
+  };
+
+  // Read-only endpoints, on both listeners.
+  if (seg.size() == 1) {
+    for (const Asset& a : kAssets) {
+      if (seg[0] != a.name) continue;
+      if (!is_get) return wrong_method("GET, HEAD");
+      respond(200, a.content_type, a.body, close_after, {}, head_only);
+      return;
+    }
   }
+  if (is({"status.json"})) return serve(&ControlApi::status_page_data);
+  if (is({"metrics"})) return serve(&ControlApi::metrics);
   if (is({"health", "live"}) || is({"health", "ready"})) {
     if (!is_get) return wrong_method("GET, HEAD");
     const bool ok = seg[1] == "live" ? api.live() : api.ready();
@@ -554,13 +587,7 @@ void AdminServer::Conn::dispatch(llhttp_method_t method, std::string_view raw_pa
   }
   if (!is_unix) return not_found();  // the metrics listener is read-only
 
-  if (is({"v1", "status"})) {
-    if (!is_get) return wrong_method("GET, HEAD");
-    Reply r = api.status();
-    if (state != State::Reading) return;
-    respond(r.status, r.content_type, r.body, close_after, {}, head_only);
-    return;
-  }
+  if (is({"v1", "status"})) return serve(&ControlApi::status);
   const bool split = is({"v1", "routes", "", "split"});
   const bool rollback = is({"v1", "routes", "", "rollback"});
   const bool reload = is({"v1", "reload"});

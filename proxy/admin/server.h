@@ -9,9 +9,13 @@
 //   GET  /v1/status                              GET /metrics
 //   PUT  /v1/routes/{route}/split                GET /health/live
 //   POST /v1/routes/{route}/rollback[?pool=P]    GET /health/ready
-//   POST /v1/reload                              GET /  (404 for now)
-//   GET  /metrics, /health/live, /health/ready   anything else: 404 / 405
+//   POST /v1/reload                              GET / (status page), /status.js,
+//   GET  /metrics, /health/live, /health/ready       /status.css, /status.json
+//   GET  /, /status.{js,css,json}                anything else: 404 / 405
 //   mutating calls accept ?dry_run=1|true|0|false
+//
+// Every response carries Cache-Control: no-store and the security headers
+// (nosniff, X-Frame-Options DENY, no-referrer, CSP default-src 'self').
 //
 // Errors are {"error":"..."} with the matching status: 400 bad request or body,
 // 403 peer uid not allowed, 404 unknown path, 405 wrong method (with Allow),

@@ -546,7 +546,7 @@ TEST_F(AdminServerTest, SplitBodyErrorsAre400WithPreciseMessages) {
 
 TEST_F(AdminServerTest, UnknownPathIs404) {
   start();
-  for (const char* path : {"/", "/v1", "/v1/status/", "/v2/status", "/v1/routes/app",
+  for (const char* path : {"/index.html", "/v1", "/v1/status/", "/v2/status", "/v1/routes/app",
                            "/v1/routes//split", "/v1/routes/app/split/x", "/nope"}) {
     HttpResponse r = unix_request(req("GET", path));
     EXPECT_EQ(r.status, 404) << path;
@@ -842,7 +842,6 @@ TEST_F(AdminServerTest, MetricsListenerIsReadOnly) {
   EXPECT_EQ(request_on(connect_tcp(port), req("GET", "/health/live")).status, 200);
   api_.is_ready = false;
   EXPECT_EQ(request_on(connect_tcp(port), req("GET", "/health/ready")).status, 503);
-  EXPECT_EQ(request_on(connect_tcp(port), req("GET", "/")).status, 404);
   EXPECT_EQ(request_on(connect_tcp(port), req("GET", "/v1/status")).status, 404);
   EXPECT_EQ(request_on(connect_tcp(port), req("POST", "/v1/reload")).status, 404);
   EXPECT_EQ(request_on(connect_tcp(port), req("PUT", "/v1/routes/app/split", R"({"a":1})")).status,
@@ -853,6 +852,47 @@ TEST_F(AdminServerTest, MetricsListenerIsReadOnly) {
   std::vector<Call> calls = api_.calls();
   ASSERT_EQ(calls.size(), 1u);  // only the one /metrics
   EXPECT_EQ(calls[0].method, "metrics");
+}
+
+TEST_F(AdminServerTest, StatusPageOnBothListenersReadOnlyWithSecurityHeaders) {
+  make_server();
+  std::string err;
+  ASSERT_TRUE(server_->listen_unix(sock_, {0}, &err)) << err;
+  ASSERT_TRUE(server_->listen_tcp("127.0.0.1", 0, &err)) << err;
+  const int port = server_->tcp_port();
+  run();
+
+  struct Case {
+    const char* path;
+    const char* type;
+  };
+  for (const Case& c :
+       {Case{"/", "text/html; charset=utf-8"}, Case{"/status.js", "text/javascript; charset=utf-8"},
+        Case{"/status.css", "text/css; charset=utf-8"}, Case{"/status.json", "application/json"}}) {
+    for (bool tcp : {true, false}) {
+      HttpResponse r = tcp ? request_on(connect_tcp(port), req("GET", c.path))
+                           : unix_request(req("GET", c.path));
+      EXPECT_EQ(r.status, 200) << c.path;
+      EXPECT_EQ(r.header("content-type"), c.type) << c.path;
+      EXPECT_FALSE(r.body.empty()) << c.path;
+      EXPECT_EQ(r.header("content-security-policy"), "default-src 'self'") << c.path;
+      EXPECT_EQ(r.header("x-content-type-options"), "nosniff") << c.path;
+      EXPECT_EQ(r.header("x-frame-options"), "DENY") << c.path;
+      EXPECT_EQ(r.header("cache-control"), "no-store") << c.path;
+
+      HttpResponse post = tcp ? request_on(connect_tcp(port), req("POST", c.path, "{}"))
+                              : unix_request(req("POST", c.path, "{}"));
+      EXPECT_EQ(post.status, 405) << c.path;
+      EXPECT_EQ(post.header("allow"), "GET, HEAD") << c.path;
+    }
+  }
+  HttpResponse page = request_on(connect_tcp(port), req("GET", "/"));
+  EXPECT_NE(page.body.find("<script src=\"status.js\" defer></script>"), std::string::npos);
+  HttpResponse json = request_on(connect_tcp(port), req("GET", "/status.json"));
+  EXPECT_EQ(json.body, R"({"version":"test","routes":[]})");  // ControlApi's default: status()
+  // Errors carry the headers too.
+  EXPECT_EQ(request_on(connect_tcp(port), req("GET", "/nope")).header("x-frame-options"), "DENY");
+  for (const Call& call : api_.calls()) EXPECT_EQ(call.method, "status");
 }
 
 TEST_F(AdminServerTest, MetricsListenerErrors) {
