@@ -227,8 +227,7 @@ bool Control::init(std::shared_ptr<const config::Config> cfg, unsigned workers,
   tls_shared_.ticket_keys = tls::TicketKeys::create(error);
   if (!tls_shared_.ticket_keys) return false;
   tls_shared_.counters = std::make_shared<tls::HandshakeCounters>();
-  snap_ = build_snapshot(cfg_, workers_, tls_shared_, error);
-  if (!snap_) return false;
+  if (!build_first_snapshot(error)) return false;
   routes_ = build_routes(*cfg_);
   restore(routes_);
   for (const RouteRt& r : routes_) {
@@ -267,6 +266,7 @@ void Control::on_ticket_timer(uv_timer_t* t) {
 
 void Control::stop() {
   health_.stop();
+  if (dns_) dns_->close();
   if (tick_started_) {
     uv_close(reinterpret_cast<uv_handle_t*>(&ticket_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
@@ -616,6 +616,27 @@ admin::Reply Control::rollback(std::string_view route, std::optional<std::string
   return admin::Reply{200, body};
 }
 
+// The current stats block is about to be replaced (reload, new DNS answers):
+// requests still running on it count there, so it is read on, by route and
+// pool name, until no snapshot holds it.
+void Control::retire_stats() {
+  collect();  // the old stats block's counts so far, before its routes go away
+  Retired old;
+  old.block = snap_->stats;
+  for (const RouteRt& r : routes_) {
+    old.routes.push_back(r.name);
+    std::vector<std::string> names;
+    std::vector<Totals> seen;
+    for (const PoolRt& p : r.pools) {
+      names.push_back(p.name);
+      seen.push_back(p.seen);
+    }
+    old.pools.push_back(std::move(names));
+    old.seen.push_back(std::move(seen));
+  }
+  retired_.push_back(std::move(old));
+}
+
 bool Control::reload(bool dry_run, std::string* errors) {
   config::LoadResult res = config::load_file(cfg_->path);
   if (!res.config) {
@@ -626,8 +647,16 @@ bool Control::reload(bool dry_run, std::string* errors) {
     if (!dry_run) ++reloads_failed_;
     return false;
   }
+  if (!dry_run) supersede_pending_reload();
+  return apply_config(res, dry_run, errors);
+}
+
+bool Control::apply_config(const config::LoadResult& res, bool dry_run, std::string* errors) {
+  if (!dns_->has_all(dns::host_names(*res.config))) {
+    return reload_resolving(res.config, dry_run, errors);  // new host names: see control_dns.cc
+  }
   std::string err;
-  auto snap = build_snapshot(res.config, workers_, tls_shared_, &err);
+  auto snap = build_snapshot(res.config, workers_, tls_shared_, dns_->answers(), &err);
   if (!snap) {
     *errors = err;
     if (!dry_run) ++reloads_failed_;
@@ -635,23 +664,7 @@ bool Control::reload(bool dry_run, std::string* errors) {
   }
   if (dry_run) return true;
 
-  collect();  // the old stats block's counts so far, before its routes go away
-  {
-    Retired old;
-    old.block = snap_->stats;
-    for (const RouteRt& r : routes_) {
-      old.routes.push_back(r.name);
-      std::vector<std::string> names;
-      std::vector<Totals> seen;
-      for (const PoolRt& p : r.pools) {
-        names.push_back(p.name);
-        seen.push_back(p.seen);
-      }
-      old.pools.push_back(std::move(names));
-      old.seen.push_back(std::move(seen));
-    }
-    retired_.push_back(std::move(old));
-  }
+  retire_stats();
 
   // Carry runtime state over by route name; a route whose split changed in
   // the file takes the file's weights (and loses its rollback).
@@ -690,6 +703,7 @@ bool Control::reload(bool dry_run, std::string* errors) {
   weights_ = w;
   server_.publish_snapshot(snap_, weights_);
   if (tick_started_) health_.start(snap_);
+  dns_->retain(dns::host_names(*cfg_));
   persist();
   ++reloads_ok_;
   observe::Event ev("info", "reloaded");
@@ -706,6 +720,7 @@ admin::Reply Control::reload(bool dry_run, const admin::Caller& who) {
     observe::Event("error", "reload_failed").str("errors", errors);
     return error_reply(400, errors);
   }
+  if (!dry_run && !dns_pending_.empty()) return pending_reload_reply();
   return admin::Reply{200, std::string("{\"reloaded\":") + (dry_run ? "false" : "true") +
                                ",\"dry_run\":" + (dry_run ? "true" : "false") + "}"};
 }
@@ -1029,6 +1044,7 @@ admin::Reply Control::metrics() {
   o += "\nsluice_config_reloads_total{result=\"failure\"} ";
   append_num(o, reloads_failed_);
   o += "\n";
+  dns_->append_metrics(o);
   return admin::Reply{200, o, "text/plain; version=0.0.4; charset=utf-8"};
 }
 

@@ -17,6 +17,7 @@
 
 #include "proxy/admin/control_api.h"
 #include "proxy/config/config.h"
+#include "proxy/dns.h"
 #include "proxy/health.h"
 #include "proxy/snapshot.h"
 #include "routing/controller.h"
@@ -155,6 +156,27 @@ class Control : public admin::ControlApi {
   HealthChecker health_;
   uv_timer_t ticket_timer_{};
   static void on_ticket_timer(uv_timer_t* t);
+
+  // ---- upstream host names (control_dns.cc) ----
+  // Resolves the config's host names on the loop (bounded), then builds snap_.
+  bool build_first_snapshot(std::string* error);
+  // The rest of reload() once the file is parsed; also finishes a reload
+  // that waited for new names.
+  bool apply_config(const config::LoadResult& res, bool dry_run, std::string* errors);
+  // A reload naming hosts not resolved yet: validated now, applied (or
+  // refused) once they resolve. True when it is valid so far.
+  bool reload_resolving(std::shared_ptr<const config::Config> cfg, bool dry_run,
+                        std::string* errors);
+  void supersede_pending_reload();
+  admin::Reply pending_reload_reply() const;
+  // A TTL refresh changed a name's addresses: same config, new snapshot.
+  void dns_changed(const std::string& name, const std::vector<dns::Address>& before,
+                   const std::vector<dns::Address>& after);
+  // The current stats block is being replaced: read on until unused.
+  void retire_stats();
+  std::unique_ptr<dns::Resolver> dns_;
+  uint64_t dns_reload_seq_ = 0;           // the reload waiting for names
+  std::vector<std::string> dns_pending_;  // the names it waits for
 };
 
 }  // namespace sluice

@@ -142,7 +142,7 @@ void Exchange::start(uint32_t route, uint32_t slot) {
   ctx.proto = d_.tls() ? "https" : "http";
   ctx.request_id = std::string_view(request_id_, request_id_len_);
   ctx.traceparent = new_traceparent;
-  ctx.default_host = p.servers.empty() ? std::string_view() : std::string_view(p.servers[0].text);
+  ctx.default_host = p.servers.empty() ? std::string_view() : std::string_view(p.servers[0].host);
   ctx.chunked_body = req_chunked_;
   ctx.upgrade = req_upgrade_;
   up_head_.clear();

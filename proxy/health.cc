@@ -162,7 +162,7 @@ void HealthChecker::start(std::shared_ptr<const Snapshot> snap) {
       pr->fall = pc.health_check->unhealthy;
       pr->rise = pc.health_check->healthy;
       pr->request = "GET " + pc.health_check->path + " HTTP/1.1\r\nHost: " +
-                    snap->pools[pi].servers[si].text +
+                    snap->pools[pi].servers[si].host +
                     "\r\nUser-Agent: sluice-health-check\r\nConnection: close\r\n\r\n";
       uv_timer_init(loop_, &pr->interval);
       uv_timer_init(loop_, &pr->deadline);

@@ -662,6 +662,10 @@ int run(const Args& a) {
     return kOk;
   }
   if (cmd == "status") return render_status(r->body);
+  // 202: the reload waits for new upstream host names to resolve.
+  if (r->status == 202) {
+    confirmation = "configuration valid; reload pending until its new host names resolve";
+  }
   std::printf("%s\n", confirmation.c_str());
   return kOk;
 }

@@ -12,20 +12,6 @@ namespace sluice {
 
 namespace {
 
-bool to_sockaddr(const config::Endpoint& ep, sockaddr_storage* out) {
-  *out = {};
-  if (ep.ipv6 || ep.host.find(':') != std::string::npos) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(out);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(ep.port);
-    return inet_pton(AF_INET6, ep.host.c_str(), &a->sin6_addr) == 1;
-  }
-  auto* a = reinterpret_cast<sockaddr_in*>(out);
-  a->sin_family = AF_INET;
-  a->sin_port = htons(ep.port);
-  return inet_pton(AF_INET, ep.host.c_str(), &a->sin_addr) == 1;
-}
-
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -33,11 +19,17 @@ std::string lower(std::string s) {
 
 std::atomic<uint64_t> g_generation{0};
 
+std::string endpoint_text(const config::Endpoint& ep) {
+  return ep.ipv6 ? "[" + ep.host + "]:" + std::to_string(ep.port)
+                 : ep.host + ":" + std::to_string(ep.port);
+}
+
 }  // namespace
 
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
                                                unsigned workers, const TlsShared& tls_shared,
-                                               std::string* error) {
+                                               const dns::Answers& dns, std::string* error,
+                                               std::shared_ptr<const tls::ServerContext> tls) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = cfg;
   snap->generation = ++g_generation;
@@ -50,14 +42,27 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     rt.read_timeout_ms = static_cast<uint64_t>(p.read_timeout.count());
     for (const config::Endpoint& ep : p.servers) {
       ServerAddr sa;
-      if (!to_sockaddr(ep, &sa.sa)) {
-        *error = "pool." + p.name + ": server \"" + ep.host +
-                 "\" is not an IP address (host names are not supported yet)";
+      sa.host = endpoint_text(ep);
+      dns::Address ip;
+      if (dns::parse_ip(ep.host, &ip)) {
+        sa.sa = dns::to_sockaddr(ip, ep.port);
+        sa.text = sa.host;
+        rt.servers.push_back(std::move(sa));
+        continue;
+      }
+      // A host name: one server per address it resolved to.
+      auto found = dns.find(ep.host);
+      if (found == dns.end() || found->second.empty()) {
+        *error = "pool." + p.name + ": server \"" + sa.host + "\": host name not resolved";
         return nullptr;
       }
-      sa.text = ep.ipv6 ? "[" + ep.host + "]:" + std::to_string(ep.port)
-                        : ep.host + ":" + std::to_string(ep.port);
-      rt.servers.push_back(std::move(sa));
+      for (const dns::Address& a : found->second) {
+        ServerAddr one;
+        one.sa = dns::to_sockaddr(a, ep.port);
+        one.host = sa.host;
+        one.text = sa.host + " (" + dns::to_string(a) + ")";
+        rt.servers.push_back(std::move(one));
+      }
     }
     snap->pools.push_back(std::move(rt));
   }
@@ -90,7 +95,9 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
   for (const RouteRuntime& r : snap->routes) slots.push_back(static_cast<uint32_t>(r.pools.size()));
   snap->stats = std::make_shared<StatsBlock>(workers, std::move(slots));
 
-  if (cfg->tls && !cfg->tls->certificates.empty()) {
+  if (tls != nullptr) {
+    snap->tls = std::move(tls);
+  } else if (cfg->tls && !cfg->tls->certificates.empty()) {
     tls::ServerOptions o;
     o.min_version = cfg->tls->min_version;
     o.ciphers = cfg->tls->ciphers;

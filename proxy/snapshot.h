@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "proxy/config/config.h"
+#include "proxy/dns.h"
 #include "proxy/health.h"
 #include "proxy/http/headers.h"
 #include "proxy/stats.h"
@@ -21,7 +22,11 @@ namespace sluice {
 
 struct ServerAddr {
   sockaddr_storage sa{};
-  std::string text;  // "127.0.0.1:3000" for logs
+  // For logs and metrics: "127.0.0.1:3000", or for an address of a host name
+  // "blue.internal:3000 (10.0.0.7)".
+  std::string text;
+  // As configured, for a Host header: "127.0.0.1:3000", "blue.internal:3000".
+  std::string host;
 };
 
 struct PoolRuntime {
@@ -69,16 +74,20 @@ struct Snapshot {
   const config::Limits& limits() const { return config->limits; }
 };
 
-// Null with *error set when a pool server is not an IP literal (host names
-// are resolved by the DNS layer, which is not there yet).
-// `tls_shared` carries what outlives a snapshot: ticket keys and handshake
+// Null with *error set when the config cannot run.
+// `dns` has the addresses of the pools' host names (see proxy/dns.h); every
+// address of a name is one server of its pool; a name missing there is an
+// error. `tls_shared` carries what outlives a snapshot: ticket keys and handshake
 // counters (shared by every worker and kept across reloads).
 struct TlsShared {
   std::shared_ptr<tls::TicketKeys> ticket_keys;
   std::shared_ptr<tls::HandshakeCounters> counters;
 };
-std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
-                                               unsigned workers, const TlsShared& tls_shared,
-                                               std::string* error);
+// `tls`, when given, is used instead of a context built from the config's
+// files: a rebuild for new DNS answers keeps the running certificates.
+std::shared_ptr<const Snapshot> build_snapshot(
+    std::shared_ptr<const config::Config> cfg, unsigned workers, const TlsShared& tls_shared,
+    const dns::Answers& dns, std::string* error,
+    std::shared_ptr<const tls::ServerContext> tls = nullptr);
 
 }  // namespace sluice
