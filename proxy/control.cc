@@ -14,6 +14,7 @@
 
 #include "proxy/observe/log.h"
 #include "proxy/server.h"
+#include "proxy/worker.h"
 #include "sluice_version.h"
 
 namespace sluice {
@@ -37,6 +38,82 @@ void append_real(std::string& out, double v) {
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof buf, std::round(v * 10000.0) / 10000.0);
   out.append(buf, static_cast<size_t>(r.ptr - buf));
+}
+
+// Microseconds as seconds in plain decimal ("0.0025", "12.5", "3"), exact.
+void append_seconds(std::string& out, uint64_t us) {
+  append_num(out, us / 1000000);
+  uint64_t frac = us % 1000000;
+  if (frac == 0) return;
+  char digits[7];
+  for (int i = 5; i >= 0; --i) {
+    digits[i] = static_cast<char>('0' + frac % 10);
+    frac /= 10;
+  }
+  int n = 6;
+  while (digits[n - 1] == '0') --n;
+  out += '.';
+  out.append(digits, static_cast<size_t>(n));
+}
+
+// A Prometheus label value: backslash, double quote and newline escaped.
+void append_label(std::string& out, std::string_view v) {
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+}
+
+void append_help(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+// One histogram series: cumulative buckets from per-bucket counts, +Inf,
+// _sum and _count. `labels` is the inside of {} without a trailing comma.
+void append_histogram(std::string& out, const char* name, const std::string& labels,
+                      const uint64_t (&counts)[kPromBuckets], uint64_t sum_us) {
+  auto series = [&](const char* suffix, std::string_view extra) {
+    out += name;
+    out += suffix;
+    out += '{';
+    out += labels;
+    out += extra;
+    out += "} ";
+  };
+  uint64_t cum = 0;
+  for (size_t b = 0; b < kPromBuckets; ++b) {
+    cum += counts[b];
+    std::string le = ",le=\"";
+    if (b < std::size(kPromBoundsUs)) {
+      append_seconds(le, kPromBoundsUs[b]);
+    } else {
+      le += "+Inf";
+    }
+    le += '"';
+    series("_bucket", le);
+    append_num(out, cum);
+    out += '\n';
+  }
+  series("_sum", "");
+  append_seconds(out, sum_us);
+  out += '\n';
+  series("_count", "");
+  append_num(out, cum);
+  out += '\n';
 }
 
 void append_key(std::string& out, std::string_view k) {
@@ -281,11 +358,17 @@ Control::Totals Control::read_totals(StatsBlock& block, size_t route, uint32_t s
   cur.latency.assign(routing::LatencyHistogram::kBuckets, 0);
   for (unsigned w = 0; w < block.workers(); ++w) {
     StatCell& c = block.cell(w, route, slot);
-    cur.requests += c.requests.load(std::memory_order_relaxed);
+    cur.requests += c.requests.load(std::memory_order_acquire);  // first: see stats.h
     cur.errors_5xx += c.errors_5xx.load(std::memory_order_relaxed);
     cur.connect_failures += c.connect_failures.load(std::memory_order_relaxed);
     cur.timeouts += c.timeouts.load(std::memory_order_relaxed);
     for (int k = 0; k < 6; ++k) cur.by_class[k] += c.by_class[k].load(std::memory_order_relaxed);
+    for (size_t b = 0; b < kPromBuckets; ++b) {
+      cur.duration[b] += c.duration[b].load(std::memory_order_relaxed);
+      cur.upstream[b] += c.upstream[b].load(std::memory_order_relaxed);
+    }
+    cur.duration_sum_us += c.duration_sum_us.load(std::memory_order_relaxed);
+    cur.upstream_sum_us += c.upstream_sum_us.load(std::memory_order_relaxed);
     for (size_t b = 0; b < cur.latency.size(); ++b) {
       cur.latency[b] += c.latency[b].load(std::memory_order_relaxed);
     }
@@ -312,6 +395,12 @@ void Control::apply(PoolRt& p, Totals& seen, Totals cur, routing::MonoTime now) 
   p.cumulative.connect_failures += delta.connect_failures;
   p.cumulative.timeouts += delta.timeouts;
   for (int k = 0; k < 6; ++k) p.cumulative.by_class[k] += cur.by_class[k] - seen.by_class[k];
+  for (size_t b = 0; b < kPromBuckets; ++b) {
+    p.cumulative.duration[b] += cur.duration[b] - seen.duration[b];
+    p.cumulative.upstream[b] += cur.upstream[b] - seen.upstream[b];
+  }
+  p.cumulative.duration_sum_us += cur.duration_sum_us - seen.duration_sum_us;
+  p.cumulative.upstream_sum_us += cur.upstream_sum_us - seen.upstream_sum_us;
   p.window.add(now, delta);
   seen = std::move(cur);
 }
@@ -354,7 +443,10 @@ void Control::collect() {
 std::vector<routing::WindowStats> Control::window_stats(RouteRt& r, routing::MonoTime now) {
   std::vector<routing::WindowStats> out;
   out.reserve(r.pools.size());
-  for (PoolRt& p : r.pools) out.push_back(p.window.stats(now));
+  // The latency histogram is merged only when a threshold needs the p99.
+  for (PoolRt& p : r.pools) {
+    out.push_back(r.policy.p99_latency ? p.window.stats(now) : p.window.counts(now));
+  }
   return out;
 }
 
@@ -460,7 +552,7 @@ void Control::sample(routing::MonoTime now) {
         Sample smp;
         smp.requests_per_s = static_cast<double>(p.cumulative.requests - s.requests) / secs;
         smp.errors_per_s = static_cast<double>(errors - s.errors) / secs;
-        smp.window_error_rate = p.window.stats(now).error_rate();
+        smp.window_error_rate = p.window.counts(now).error_rate();
         s.samples.push_back(smp);
         if (s.samples.size() > kSeriesLen) s.samples.pop_front();
       }
@@ -663,6 +755,14 @@ bool Control::apply_config(const config::LoadResult& res, bool dry_run, std::str
     return false;
   }
   if (dry_run) return true;
+  // New listen addresses are bound first: a port in use refuses the reload
+  // before anything has changed.
+  std::shared_ptr<const ListenerPlan> listeners = server_.prepare_listeners(*res.config, &err);
+  if (!listeners) {
+    *errors = err;
+    ++reloads_failed_;
+    return false;
+  }
 
   retire_stats();
 
@@ -688,12 +788,6 @@ bool Control::apply_config(const config::LoadResult& res, bool dry_run, std::str
                "split changed in the config file: " + weights_text(n, n.configured));
     }
   }
-  bool listeners_changed = res.config->listeners.size() != cfg_->listeners.size();
-  for (size_t i = 0; !listeners_changed && i < res.config->listeners.size(); ++i) {
-    listeners_changed = res.config->listeners[i].listen != cfg_->listeners[i].listen ||
-                        res.config->listeners[i].tls != cfg_->listeners[i].tls ||
-                        res.config->listeners[i].redirect_https != cfg_->listeners[i].redirect_https;
-  }
   cfg_ = res.config;
   snap_ = snap;
   routes_ = std::move(next);
@@ -701,14 +795,18 @@ bool Control::apply_config(const config::LoadResult& res, bool dry_run, std::str
   w->version = weights_->version + 1;
   for (const RouteRt& r : routes_) w->routes.push_back(r.state.weights);
   weights_ = w;
-  server_.publish_snapshot(snap_, weights_);
+  server_.publish_snapshot(snap_, weights_, listeners);
   if (tick_started_) health_.start(snap_);
   dns_->retain(dns::host_names(*cfg_));
   persist();
   ++reloads_ok_;
   observe::Event ev("info", "reloaded");
   ev.num("generation", static_cast<int64_t>(snap_->generation));
-  if (listeners_changed) ev.str("warning", "listener changes need a restart; kept the old sockets");
+  if (listeners->changes()) {
+    std::string now;
+    for (const config::Listener& l : cfg_->listeners) now += (now.empty() ? "" : ",") + l.listen;
+    ev.str("listen", now);
+  }
   return true;
 }
 
@@ -1044,8 +1142,109 @@ admin::Reply Control::metrics() {
   o += "\nsluice_config_reloads_total{result=\"failure\"} ";
   append_num(o, reloads_failed_);
   o += "\n";
+  append_operational_metrics(o);
   dns_->append_metrics(o);
   return admin::Reply{200, o, "text/plain; version=0.0.4; charset=utf-8"};
+}
+
+// Latency histograms, upstream connections, TLS, certificates, rollouts and
+// passive ejections: the operational half of /metrics.
+void Control::append_operational_metrics(std::string& o) {
+  std::string labels;
+  auto route_pool = [&](const RouteRt& r, const PoolRt& p) {
+    labels = "route=\"";
+    append_label(labels, r.name);
+    labels += "\",pool=\"";
+    append_label(labels, p.name);
+    labels += '"';
+    return labels;
+  };
+  struct Hist {
+    const char* name;
+    const char* help;
+    uint64_t Totals::*sum;
+    const uint64_t (Totals::*counts)[kPromBuckets];
+  };
+  const Hist hists[] = {
+      {"sluice_request_duration_seconds",
+       "Time from a request's first byte to its response's last byte.",
+       &Totals::duration_sum_us, &Totals::duration},
+      {"sluice_upstream_response_seconds",
+       "Time from connecting to (or reusing) an upstream to its response head.",
+       &Totals::upstream_sum_us, &Totals::upstream},
+  };
+  for (const Hist& h : hists) {
+    append_help(o, h.name, "histogram", h.help);
+    for (const RouteRt& r : routes_) {
+      for (const PoolRt& p : r.pools) {
+        append_histogram(o, h.name, route_pool(r, p), p.cumulative.*h.counts, p.cumulative.*h.sum);
+      }
+    }
+  }
+
+  uint64_t up_open = 0, up_idle = 0;
+  server_.upstream_connections(&up_open, &up_idle);
+  append_help(o, "sluice_upstream_connections", "gauge",
+              "Upstream connections: active (connecting or carrying a request) and idle.");
+  o += "sluice_upstream_connections{state=\"active\"} ";
+  append_num(o, up_open >= up_idle ? up_open - up_idle : 0);
+  o += "\nsluice_upstream_connections{state=\"idle\"} ";
+  append_num(o, up_idle);
+  o += '\n';
+
+  const tls::HandshakeCounters& hs = *tls_shared_.counters;
+  append_help(o, "sluice_tls_handshakes_total", "counter",
+              "TLS handshakes by result: full, resumed (ticket or session id), failed.");
+  const std::pair<const char*, uint64_t> results[] = {
+      {"full", hs.full.load(std::memory_order_relaxed)},
+      {"resumed", hs.resumed.load(std::memory_order_relaxed)},
+      {"failed", hs.failed.load(std::memory_order_relaxed)}};
+  for (const auto& [name, v] : results) {
+    o += "sluice_tls_handshakes_total{result=\"";
+    o += name;
+    o += "\"} ";
+    append_num(o, v);
+    o += '\n';
+  }
+  if (snap_->tls) {
+    append_help(o, "sluice_certificate_expiry_timestamp_seconds", "gauge",
+                "notAfter of each served certificate, seconds since the epoch.");
+    for (size_t i = 0; i < snap_->tls->certificate_count(); ++i) {
+      const tls::LoadedCertificate& c = snap_->tls->certificate(i);
+      o += "sluice_certificate_expiry_timestamp_seconds{cert=\"";
+      append_label(o, c.files.cert_path);
+      o += "\",name=\"";
+      append_label(o, c.names.empty() ? std::string_view() : std::string_view(c.names.front()));
+      o += "\"} ";
+      append_num(o, static_cast<uint64_t>(c.not_after > 0 ? c.not_after : 0));
+      o += '\n';
+    }
+  }
+
+  append_help(o, "sluice_rollout_step", "gauge",
+              "Current rollout step (1-based) of routes with [route.rollout]; 0 when the "
+              "rollout was aborted or taken over by an operator.");
+  for (const RouteRt& r : routes_) {
+    if (!r.policy.rollout) continue;
+    uint64_t step = 0;
+    if (r.state.rollout && r.state.rollout->status != routing::RolloutStatus::kAborted) {
+      step = r.state.rollout->step + 1;
+    }
+    o += "sluice_rollout_step{route=\"";
+    append_label(o, r.name);
+    o += "\"} ";
+    append_num(o, step);
+    o += '\n';
+  }
+
+  append_help(o, "sluice_upstream_ejections_total", "counter",
+              "Servers taken out of rotation, by cause: active health checks or "
+              "consecutive live-traffic failures (passive).");
+  o += "sluice_upstream_ejections_total{cause=\"active\"} ";
+  append_num(o, health_.ejections_active());
+  o += "\nsluice_upstream_ejections_total{cause=\"passive\"} ";
+  append_num(o, health_.ejections_passive());
+  o += '\n';
 }
 
 }  // namespace sluice

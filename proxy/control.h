@@ -69,6 +69,8 @@ class Control : public admin::ControlApi {
     uint64_t requests = 0, errors_5xx = 0, connect_failures = 0, timeouts = 0;
     uint64_t by_class[6] = {};
     std::vector<uint64_t> latency;  // per histogram bucket
+    uint64_t duration[kPromBuckets] = {}, duration_sum_us = 0;
+    uint64_t upstream[kPromBuckets] = {}, upstream_sum_us = 0;
   };
   // One sample per second of a pool's traffic, the last kSeriesLen kept.
   struct Sample {
@@ -115,6 +117,7 @@ class Control : public admin::ControlApi {
   void publish();
   void persist();
   std::string state_path() const;
+  void append_operational_metrics(std::string& o);
   void log_rollbacks(const RouteRt& r, const std::vector<routing::RollbackRecord>& recs);
   void sample(routing::MonoTime now);
   void remember(const RouteRt& r, routing::WallTime at, std::string_view pool,

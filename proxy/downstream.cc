@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "proxy/http/headers.h"
+#include "proxy/listener.h"
 #include "proxy/redirect.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
@@ -19,12 +20,13 @@ constexpr size_t kMaxUri = 8192;
 
 }  // namespace
 
-void Downstream::accept(Worker& w, int fd, uint32_t listener, const sockaddr_storage& peer) {
+void Downstream::accept(Worker& w, int fd, const Listener& listener,
+                        const sockaddr_storage& peer) {
   auto* d = new Downstream(w, listener);
   d->start(fd, peer);
 }
 
-Downstream::Downstream(Worker& w, uint32_t listener) : w_(w), listener_(listener) {}
+Downstream::Downstream(Worker& w, const Listener& listener) : w_(w), listener_(listener) {}
 
 Downstream::~Downstream() {
   w_.buffers().release(in_);
@@ -55,7 +57,7 @@ void Downstream::start(int fd, const sockaddr_storage& peer) {
   }
   client_ip_ = client_ip_buf_;
   const Snapshot& snap = w_.snap();
-  if (snap.config->listeners[listener_].tls) {
+  if (listener_.config().tls) {
     std::string err;
     if (snap.tls) tls_ = tls::Session::server(snap.tls, &err);
     if (!tls_) {
@@ -296,7 +298,7 @@ void Downstream::on_head() {
   }
 
   std::string_view path = url.substr(0, url.find('?'));
-  const config::Listener& lcfg = snap.config->listeners[listener_];
+  const config::Listener& lcfg = listener_.config();
   if (lcfg.redirect_https) {
     respond_redirect(lcfg, host, url, path, has_body);
     return;
@@ -336,7 +338,8 @@ void Downstream::write(const uv_buf_t* bufs, unsigned n) {
     return;
   }
   wreq_.data = this;
-  int r = uv_write(&wreq_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, n, &Downstream::on_write);
+  int r = w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &wreq_, bufs, n, &Downstream::on_write,
+                   [](void* self) { static_cast<Downstream*>(self)->after_write(0); }, this);
   if (r < 0) {
     writing_ = false;
     abort();
@@ -572,6 +575,7 @@ void Downstream::close_now(bool reset) {
   state_ = State::Closing;
   set_idle(false);
   if (deferred_) w_.cancel_pump(this);
+  if (writing_ && !tls_) w_.cancel_written(this);
   if (ex_.active()) ex_.abort();
   reading_ = false;
   uv_timer_stop(&timer_);

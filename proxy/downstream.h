@@ -37,12 +37,13 @@
 namespace sluice {
 
 class Worker;
+class Listener;
 
 class Downstream {
  public:
   enum class State : uint8_t { ReadHead, Proxying, Tunnel, Closing };
 
-  static void accept(Worker& w, int fd, uint32_t listener, const sockaddr_storage& peer);
+  static void accept(Worker& w, int fd, const Listener& listener, const sockaddr_storage& peer);
 
   // ---- worker ----
   void tls_pump();  // deferred decryption (see want_read)
@@ -73,7 +74,7 @@ class Downstream {
   void reset(std::string_view reason);
 
  private:
-  Downstream(Worker& w, uint32_t listener);
+  Downstream(Worker& w, const Listener& listener);
   ~Downstream();
 
   void start(int fd, const sockaddr_storage& peer);
@@ -106,6 +107,7 @@ class Downstream {
   };
   void tls_on_read(ssize_t nread, const uv_buf_t* buf);
   void tls_write(const uv_buf_t* bufs, unsigned n);
+  bool tls_write_all(const char* p, size_t n);
   bool tls_flush(bool app = false);
   static void on_tls_write(uv_write_t* req, int status);
   static constexpr size_t kTlsOutputLimit = 8u << 20;
@@ -120,7 +122,7 @@ class Downstream {
   friend class Exchange;
 
   Worker& w_;
-  uint32_t listener_;
+  const Listener& listener_;  // outlives every connection it accepted (Worker keeps it)
   size_t slot_ = 0;
   State state_ = State::ReadHead;
   uv_tcp_t tcp_{};

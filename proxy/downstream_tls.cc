@@ -3,6 +3,7 @@
 // path reads into, so parsing, proxying and backpressure are one code path.
 // OpenSSL never sees the fd (memory BIOs, see tls/session.h).
 #include <algorithm>
+#include <cstring>
 
 #include "proxy/downstream.h"
 #include "proxy/worker.h"
@@ -47,7 +48,7 @@ void Downstream::tls_pump() {
     if (r.status == tls::Status::Ok) {
       in_.end += static_cast<uint32_t>(r.bytes);
       got = got || r.bytes > 0;
-      if (r.bytes == 0) break;
+      if (r.bytes == 0 || !tls_->input_pending()) break;  // spare the call that says WantInput
       continue;
     }
     if (r.status == tls::Status::WantInput) break;
@@ -71,20 +72,39 @@ void Downstream::tls_pump() {
   if (state_ == State::Tunnel && !ex_.up_writing_ && !tls_blocked_) want_read();
 }
 
-void Downstream::tls_write(const uv_buf_t* bufs, unsigned n) {
-  for (unsigned i = 0; i < n; ++i) {
-    size_t off = 0;
-    while (off < bufs[i].len) {
-      tls::IoResult r = tls_->write(bufs[i].base + off, bufs[i].len - off);
-      if (r.status != tls::Status::Ok || r.bytes == 0) {
-        writing_ = false;
-        abort();
-        return;
-      }
-      off += r.bytes;
-    }
+namespace {
+// Small pieces (a response head, a short body) are gathered here and
+// encrypted as one record: each record costs OpenSSL a cipher setup and a
+// MAC whatever its size, and a head plus a 128-byte body would be two.
+constexpr size_t kGather = 16384;  // one TLS record of plaintext
+thread_local char g_gather[kGather];
+}  // namespace
+
+bool Downstream::tls_write_all(const char* p, size_t n) {
+  size_t off = 0;
+  while (off < n) {
+    tls::IoResult r = tls_->write(p + off, n - off);
+    if (r.status != tls::Status::Ok || r.bytes == 0) return false;
+    off += r.bytes;
   }
-  if (!tls_flush(true)) {
+  return true;
+}
+
+void Downstream::tls_write(const uv_buf_t* bufs, unsigned n) {
+  size_t used = 0;
+  bool ok = true;
+  for (unsigned i = 0; i < n && ok; ++i) {
+    if (bufs[i].len <= kGather - used) {
+      std::memcpy(g_gather + used, bufs[i].base, bufs[i].len);
+      used += bufs[i].len;
+      continue;
+    }
+    if (used > 0) ok = tls_write_all(g_gather, used);
+    used = 0;
+    ok = ok && tls_write_all(bufs[i].base, bufs[i].len);
+  }
+  if (ok && used > 0) ok = tls_write_all(g_gather, used);
+  if (!ok || !tls_flush(true)) {
     writing_ = false;
     abort();
   }

@@ -169,6 +169,9 @@ void Exchange::connect(bool fresh_only) {
   const HealthTable& health = *snap_->health;
   for (uint32_t tries = 0; !health.healthy(pool_, server_); ++tries) {
     if (tries >= n) {
+      // Counts against the pool like a connect failure: a canary whose
+      // servers are all out must still breach its error rate.
+      outcome_ = routing::Outcome::kConnectFailure;
       respond_error(503, "no healthy server in the pool");
       return;
     }
@@ -190,6 +193,7 @@ void Exchange::on_upstream_connected(Upstream* u, int status) {
   if (u != up_) return;
   if (status < 0) {
     const PoolRuntime& p = snap_->pools[pool_];
+    snap_->health->report_failure(pool_, server_, d_.worker().now_ms());
     observe::Event("warn", "upstream_connect_failed")
         .str("pool", p.name)
         .str("server", p.servers[server_].text)
@@ -378,6 +382,7 @@ void Exchange::build_response_head() {
   status_ = h.status;
   if (h.status >= 500) outcome_ = routing::Outcome::kUpstream5xx;
   up_ms_ = ms_since(up_start_ns_);
+  snap_->health->report_success(pool_, server_);
   bool upgrade = h.status == 101 && req_upgrade_;
   bool no_body = method_ == HTTP_HEAD || h.status == 204 || h.status == 304;
   if (upgrade) {
@@ -476,7 +481,11 @@ void Exchange::forward_response() {
     }
     return;
   }
-  u.read_stop();  // backpressure: nothing more from upstream until the client took this
+  if (resp_done_ && !(status_ == 101 && req_upgrade_)) {
+    u.response_complete();  // keeps reading: no epoll change on the way back to idle
+  } else {
+    u.read_stop();  // backpressure: nothing more from upstream until the client took this
+  }
   d_.write(iov_.data(), static_cast<unsigned>(iov_.size()));
 }
 
@@ -559,6 +568,7 @@ void Exchange::upstream_failed(std::string_view reason, bool timeout) {
         .flag("retry", fresh_retry)
         .str("request_id", std::string_view(request_id_, request_id_len_));
   }
+  if (!fresh_retry) snap_->health->report_failure(pool_, server_, d_.worker().now_ms());
   if (fresh_retry) {
     // The keep-alive race: the server closed an idle connection just as we
     // reused it. Nothing reached it that matters; try once on a new one.
@@ -679,13 +689,13 @@ void Exchange::release_upstream(bool reusable) {
   Upstream* u = up_;
   up_ = nullptr;
   up_writing_ = false;
-  if (reusable) u->read_stop();
   d_.worker().upstreams().release(u, reusable);
 }
 
 void Exchange::record_stats() {
   uint64_t us = (uv_hrtime() - start_ns_) / 1000;
-  snap_->stats->cell(d_.worker().id(), route_, slot_).record(outcome_, status_, us);
+  int64_t up_us = up_ms_ < 0 ? -1 : static_cast<int64_t>(up_ms_ * 1000.0);
+  snap_->stats->cell(d_.worker().id(), route_, slot_).record(outcome_, status_, us, up_us);
 }
 
 void Exchange::log(int status) {

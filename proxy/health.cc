@@ -7,14 +7,41 @@
 
 namespace sluice {
 
-HealthTable::HealthTable(const std::vector<size_t>& servers_per_pool) : sizes_(servers_per_pool) {
+namespace {
+constexpr uint64_t kSweepMs = 200;
+}  // namespace
+
+HealthTable::HealthTable(const std::vector<size_t>& servers_per_pool,
+                         const std::vector<uint32_t>& fail_threshold)
+    : sizes_(servers_per_pool) {
   size_t total = 0;
-  for (size_t n : servers_per_pool) {
+  for (size_t p = 0; p < servers_per_pool.size(); ++p) {
     offsets_.push_back(total);
-    total += n;
+    total += servers_per_pool[p];
+    uint32_t t = p < fail_threshold.size() ? fail_threshold[p] : 0;
+    thresholds_.push_back(t > 0 ? t : kPassiveDefaultThreshold);
   }
-  flags_ = std::make_unique<std::atomic<uint8_t>[]>(total + 1);
-  for (size_t i = 0; i < total; ++i) flags_[i].store(1, std::memory_order_relaxed);
+  slots_ = std::make_unique<Slot[]>(total + 1);
+}
+
+bool HealthTable::report_failure(uint32_t pool, uint32_t server, uint64_t now_ms) {
+  Slot& s = at(pool, server);
+  uint32_t n = s.fails.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (n < thresholds_[pool]) return false;
+  uint64_t expected = 0;
+  if (!s.ejected_at.compare_exchange_strong(expected, now_ms != 0 ? now_ms : 1,
+                                            std::memory_order_acq_rel)) {
+    return false;  // out already
+  }
+  s.healthy.store(0, std::memory_order_relaxed);
+  return true;
+}
+
+void HealthTable::readmit(uint32_t pool, uint32_t server, bool half_open) {
+  Slot& s = at(pool, server);
+  s.fails.store(half_open ? thresholds_[pool] - 1 : 0, std::memory_order_relaxed);
+  s.healthy.store(1, std::memory_order_relaxed);
+  s.ejected_at.store(0, std::memory_order_release);
 }
 
 bool HealthTable::any_healthy(uint32_t pool) const {
@@ -46,6 +73,7 @@ struct HealthChecker::Probe {
   size_t got = 0;
   uint32_t fails = 0;
   uint32_t oks = 0;
+  uint64_t seen_ejection = 0;  // the passive ejection these checks are re-admitting from
   int open = 0;
   bool stopping = false;
 
@@ -106,6 +134,10 @@ struct HealthChecker::Probe {
     }
     HealthTable& table = *snap->health;
     bool was = table.healthy(pool, server);
+    if (uint64_t at = table.ejected_at(pool, server); at != 0 && at != seen_ejection) {
+      seen_ejection = at;  // passively ejected: re-admission needs `rise` fresh passes
+      oks = 0;
+    }
     if (ok) {
       fails = 0;
       if (++oks >= rise && !was) flip(true, why);
@@ -116,9 +148,16 @@ struct HealthChecker::Probe {
   }
 
   void flip(bool healthy, const char* why) {
-    snap->health->set(pool, server, healthy);
+    if (healthy) {
+      snap->health->readmit(pool, server, false);
+      seen_ejection = 0;
+    } else {
+      snap->health->set(pool, server, false);
+      ++owner->ejections_active_;
+    }
     observe::Event ev(healthy ? "info" : "warn", "upstream_server_state");
     ev.str("pool", p().name).str("server", p().servers[server].text).str("state", healthy ? "healthy" : "unhealthy");
+    ev.str("check", "active");
     if (!healthy) ev.str("reason", why);
   }
 
@@ -146,8 +185,21 @@ HealthChecker::HealthChecker(uv_loop_t* loop) : loop_(loop) {}
 HealthChecker::~HealthChecker() { stop(); }
 
 void HealthChecker::start(std::shared_ptr<const Snapshot> snap) {
-  stop();
+  stop_probes();
   const config::Config& cfg = *snap->config;
+  snap_ = snap;
+  noted_.assign(snap->pools.size(), {});
+  checked_.assign(snap->pools.size(), false);
+  for (size_t pi = 0; pi < snap->pools.size(); ++pi) {
+    noted_[pi].assign(snap->pools[pi].servers.size(), 0);
+    checked_[pi] = pi < cfg.pools.size() && cfg.pools[pi].health_check.has_value();
+  }
+  if (!sweep_init_) {
+    uv_timer_init(loop_, &sweep_timer_);
+    sweep_timer_.data = this;
+    sweep_init_ = true;
+  }
+  uv_timer_start(&sweep_timer_, &HealthChecker::on_sweep, kSweepMs, kSweepMs);
   for (uint32_t pi = 0; pi < cfg.pools.size(); ++pi) {
     const config::Pool& pc = cfg.pools[pi];
     if (!pc.health_check) continue;
@@ -176,9 +228,60 @@ void HealthChecker::start(std::shared_ptr<const Snapshot> snap) {
   }
 }
 
-void HealthChecker::stop() {
+void HealthChecker::stop_probes() {
   for (Probe* p : probes_) p->close();
   probes_.clear();
+  snap_.reset();
+}
+
+void HealthChecker::stop() {
+  stop_probes();
+  if (sweep_init_) {
+    uv_timer_stop(&sweep_timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
+    sweep_init_ = false;
+  }
+}
+
+void HealthChecker::on_sweep(uv_timer_t* t) { static_cast<HealthChecker*>(t->data)->sweep(); }
+
+// Passive ejections made by the workers: log and count each once, and end
+// the cool-down of pools without active checks.
+void HealthChecker::sweep() {
+  if (!snap_) return;
+  HealthTable& table = *snap_->health;
+  uint64_t now = uv_now(loop_);
+  for (uint32_t pi = 0; pi < snap_->pools.size(); ++pi) {
+    const PoolRuntime& p = snap_->pools[pi];
+    for (uint32_t si = 0; si < p.servers.size(); ++si) {
+      uint64_t at = table.ejected_at(pi, si);
+      if (at == 0) {
+        noted_[pi][si] = 0;
+        continue;
+      }
+      if (noted_[pi][si] != at) {
+        noted_[pi][si] = at;
+        ++ejections_passive_;
+        observe::Event("warn", "upstream_server_state")
+            .str("pool", p.name)
+            .str("server", p.servers[si].text)
+            .str("state", "unhealthy")
+            .str("check", "passive")
+            .str("reason", "consecutive failures")
+            .num("failures", table.threshold(pi));
+      }
+      if (!checked_[pi] && now >= at + kPassiveCooldownMs) {
+        table.readmit(pi, si, true);
+        noted_[pi][si] = 0;
+        observe::Event("info", "upstream_server_state")
+            .str("pool", p.name)
+            .str("server", p.servers[si].text)
+            .str("state", "healthy")
+            .str("check", "passive")
+            .str("reason", "cool-down over (half-open)");
+      }
+    }
+  }
 }
 
 }  // namespace sluice

@@ -56,7 +56,8 @@ int open_listen_socket(const config::Listener& l, std::string* error) {
   return fd;
 }
 
-Listener::Listener(Worker& w, int fd, uint32_t index) : w_(w), fd_(fd), index_(index) {
+Listener::Listener(Worker& w, int fd, config::Listener cfg)
+    : w_(w), fd_(fd), cfg_(std::move(cfg)) {
   uv_poll_init_socket(w_.loop(), &poll_, fd_);
   poll_.data = this;
   handle_open_ = true;
@@ -122,7 +123,7 @@ void Listener::accept_batch() {
       }
       return;  // EAGAIN: drained
     }
-    Downstream::accept(w_, fd, index_, peer);
+    Downstream::accept(w_, fd, *this, peer);
   }
 }
 

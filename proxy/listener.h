@@ -21,7 +21,9 @@ int open_listen_socket(const config::Listener& l, std::string* error);
 
 class Listener {
  public:
-  Listener(Worker& w, int fd, uint32_t index);
+  // `cfg`: the [[listener]] entry this socket serves (a copy: it outlives
+  // reloads that drop the entry, for the connections still open on it).
+  Listener(Worker& w, int fd, config::Listener cfg);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -31,6 +33,9 @@ class Listener {
   void resume();
   void close();  // stop polling and close the socket: new connections are refused
   bool closed() const { return closed_; }
+  // The entry's settings (tls, redirect_https, ...) as of the latest reload.
+  const config::Listener& config() const { return cfg_; }
+  void reconfigure(config::Listener cfg) { cfg_ = std::move(cfg); }
 
  private:
   static void on_readable(uv_poll_t* p, int status, int events);
@@ -39,7 +44,7 @@ class Listener {
 
   Worker& w_;
   int fd_;
-  uint32_t index_;
+  config::Listener cfg_;
   uv_poll_t poll_{};
   bool polling_ = false;
   bool closed_ = false;

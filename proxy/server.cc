@@ -103,6 +103,7 @@ int Server::run() {
   uv_signal_start(&sigint_, &Server::on_signal, SIGINT);
   uv_signal_start(&sighup_, &Server::on_signal, SIGHUP);
 
+  listeners_ = cfg_->listeners;
   for (unsigned w = 0; w < nworkers; ++w) {
     workers_.push_back(std::make_unique<Worker>(*this, w, control_->snapshot(),
                                                 control_->weights(), std::move(fds[w])));
@@ -212,6 +213,62 @@ void Server::publish_snapshot(std::shared_ptr<const Snapshot> s,
   for (auto& wk : workers_) {
     Worker* wp = wk.get();
     wp->post([wp, s, w] { wp->set_snapshot(s, w); });
+  }
+}
+
+void Server::publish_snapshot(std::shared_ptr<const Snapshot> s,
+                              std::shared_ptr<const RouteWeights> w,
+                              std::shared_ptr<const ListenerPlan> plan) {
+  listeners_ = plan->next;
+  for (auto& wk : workers_) {
+    Worker* wp = wk.get();
+    wp->post([wp, s, w, plan] {
+      wp->apply_listeners(*plan);
+      wp->set_snapshot(s, w);
+    });
+  }
+}
+
+std::shared_ptr<const ListenerPlan> Server::prepare_listeners(const config::Config& next,
+                                                              std::string* error) {
+  auto plan = std::make_shared<ListenerPlan>();
+  plan->next = next.listeners;
+  plan->old_to_new.assign(listeners_.size(), -1);
+  plan->added.resize(workers_.size());
+  auto same_addr = [](const config::Listener& a, const config::Listener& b) {
+    return a.addr.host == b.addr.host && a.addr.port == b.addr.port;
+  };
+  for (uint32_t ni = 0; ni < next.listeners.size(); ++ni) {
+    const config::Listener& l = next.listeners[ni];
+    bool kept = false;
+    for (size_t oi = 0; oi < listeners_.size() && !kept; ++oi) {
+      if (plan->old_to_new[oi] < 0 && same_addr(listeners_[oi], l)) {
+        plan->old_to_new[oi] = static_cast<int>(ni);
+        kept = true;
+      }
+    }
+    if (kept) continue;
+    for (auto& fds : plan->added) {
+      int fd = open_listen_socket(l, error);
+      if (fd < 0) {
+        for (auto& v : plan->added) {
+          for (ListenFd& f : v) ::close(f.fd);
+        }
+        return nullptr;
+      }
+      fds.push_back({fd, ni});
+    }
+  }
+  return plan;
+}
+
+void Server::upstream_connections(uint64_t* open, uint64_t* idle) const {
+  *open = 0;
+  *idle = 0;
+  for (const auto& w : workers_) {
+    UpstreamGauges& g = w->upstream_gauges();
+    *open += g.open.load(std::memory_order_relaxed);
+    *idle += g.idle.load(std::memory_order_relaxed);
   }
 }
 

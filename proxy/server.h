@@ -19,6 +19,7 @@
 namespace sluice {
 
 class Worker;
+struct ListenerPlan;
 
 class Server {
  public:
@@ -41,10 +42,22 @@ class Server {
     return v > 0 ? static_cast<uint32_t>(v) : 0;
   }
   void idle_changed(int delta) { idle_.fetch_add(delta, std::memory_order_relaxed); }
+  // Upstream connections summed over the workers (open includes idle).
+  void upstream_connections(uint64_t* open, uint64_t* idle) const;
 
   // ---- main thread (control plane) ----
   void publish_weights(std::shared_ptr<const RouteWeights> w);
   void publish_snapshot(std::shared_ptr<const Snapshot> s, std::shared_ptr<const RouteWeights> w);
+  // Reload with a listener set: `plan` from prepare_listeners(), applied by
+  // each worker in the same step as the snapshot.
+  void publish_snapshot(std::shared_ptr<const Snapshot> s, std::shared_ptr<const RouteWeights> w,
+                        std::shared_ptr<const ListenerPlan> plan);
+  // Compares `next` with the listeners in service and binds one socket per
+  // worker for each new address (matched by address; settings of a kept
+  // address are updated in place). False with *error when a bind fails:
+  // nothing changed then, the caller refuses the reload.
+  std::shared_ptr<const ListenerPlan> prepare_listeners(const config::Config& next,
+                                                        std::string* error);
   // Called by a worker thread when its loop has ended.
   void worker_exited();
 
@@ -58,6 +71,7 @@ class Server {
   std::unique_ptr<Control> control_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<config::Listener> listeners_;  // the entries in service (main thread)
   observe::AccessSink access_sink_;
   std::atomic<uint32_t> active_{0};
   std::atomic<int64_t> idle_{0};

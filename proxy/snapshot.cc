@@ -90,7 +90,12 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
   snap->table = routing::RouteTable(std::move(specs));
   std::vector<size_t> servers;
   for (const PoolRuntime& p : snap->pools) servers.push_back(p.servers.size());
-  snap->health = std::make_shared<HealthTable>(servers);
+  // Passive ejection uses the active check's `unhealthy` count when there is one.
+  std::vector<uint32_t> fail_threshold;
+  for (const config::Pool& p : cfg->pools) {
+    fail_threshold.push_back(p.health_check ? p.health_check->unhealthy : 0);
+  }
+  snap->health = std::make_shared<HealthTable>(servers, fail_threshold);
   std::vector<uint32_t> slots;
   for (const RouteRuntime& r : snap->routes) slots.push_back(static_cast<uint32_t>(r.pools.size()));
   snap->stats = std::make_shared<StatsBlock>(workers, std::move(slots));

@@ -9,12 +9,26 @@
 
 #include <atomic>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <vector>
 
 #include "routing/window.h"
 
 namespace sluice {
+
+// Bucket bounds of the exported Prometheus histograms, in microseconds
+// (le="0.001" ... le="10" seconds), then +Inf. Counted exactly per bucket,
+// apart from the finer window histogram the rollback controller reads.
+inline constexpr uint64_t kPromBoundsUs[] = {1000,   2500,   5000,    10000,   25000,
+                                             50000,  100000, 250000,  500000,  1000000,
+                                             2500000, 5000000, 10000000};
+inline constexpr size_t kPromBuckets = std::size(kPromBoundsUs) + 1;
+inline size_t prom_bucket(uint64_t us) {
+  size_t i = 0;
+  while (i < std::size(kPromBoundsUs) && us > kPromBoundsUs[i]) ++i;
+  return i;
+}
 
 struct StatCell {
   std::atomic<uint64_t> requests{0};
@@ -23,13 +37,22 @@ struct StatCell {
   std::atomic<uint64_t> timeouts{0};
   std::atomic<uint64_t> by_class[6]{};  // 0: other, 1: 1xx ... 5: 5xx
   std::atomic<uint64_t> latency[routing::LatencyHistogram::kBuckets]{};
+  // Prometheus histograms: whole request (first byte in to last byte out) and
+  // upstream response time (request sent to response head; only requests an
+  // upstream answered).
+  std::atomic<uint64_t> duration[kPromBuckets]{};
+  std::atomic<uint64_t> duration_sum_us{0};
+  std::atomic<uint64_t> upstream[kPromBuckets]{};
+  std::atomic<uint64_t> upstream_sum_us{0};
 
   static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   // Worker thread only (the cell's owner).
-  void record(routing::Outcome outcome, int status, uint64_t latency_us) {
-    bump(requests);
+  // `upstream_us` < 0: no upstream response.
+  // `requests` is written last, with release: a reader that loads it with
+  // acquire sees every other field of the requests it counts.
+  void record(routing::Outcome outcome, int status, uint64_t latency_us, int64_t upstream_us) {
     switch (outcome) {
       case routing::Outcome::kUpstream5xx: bump(errors_5xx); break;
       case routing::Outcome::kConnectFailure: bump(connect_failures); break;
@@ -39,6 +62,13 @@ struct StatCell {
     int cls = status / 100;
     bump(by_class[(cls >= 1 && cls <= 5) ? cls : 0]);
     bump(latency[routing::LatencyHistogram::bucket_of(latency_us)]);
+    bump(duration[prom_bucket(latency_us)]);
+    bump(duration_sum_us, latency_us);
+    if (upstream_us >= 0) {
+      bump(upstream[prom_bucket(static_cast<uint64_t>(upstream_us))]);
+      bump(upstream_sum_us, static_cast<uint64_t>(upstream_us));
+    }
+    requests.store(requests.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
 };
 

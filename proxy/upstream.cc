@@ -21,9 +21,13 @@ Upstream::Upstream(Worker& w, uint32_t pool, uint32_t server, uint64_t generatio
   tcp_.data = this;
   timer_.data = this;
   open_handles_ = 2;
+  UpstreamGauges::add(w_.upstream_gauges().open, 1);
 }
 
-Upstream::~Upstream() { w_.upstream_buffers().release(in_); }
+Upstream::~Upstream() {
+  w_.upstream_buffers().release(in_);
+  UpstreamGauges::add(w_.upstream_gauges().open, -1);
+}
 
 void Upstream::connect(Exchange* owner, const sockaddr_storage& sa, uint64_t timeout_ms) {
   owner_ = owner;
@@ -49,16 +53,19 @@ void Upstream::on_connect(uv_connect_t* req, int status) {
 void Upstream::attach(Exchange* owner) {
   owner_ = owner;
   idle_ = false;
+  complete_ = false;
   reused_ = true;
   got_bytes_ = false;
   uv_timer_stop(&timer_);
-  read_stop();
+  // Reading stays on from idle to busy: the next bytes are the response.
 }
 
 void Upstream::write(const uv_buf_t* bufs, unsigned n) {
   writing_ = true;
   wreq_.data = this;
-  int r = uv_write(&wreq_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, n, &Upstream::on_write);
+  int r = w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &wreq_, bufs, n, &Upstream::on_write,
+                   [](void* self) { Upstream::on_write(&static_cast<Upstream*>(self)->wreq_, 0); },
+                   this);
   if (r < 0) {
     writing_ = false;
     if (owner_ != nullptr) owner_->on_upstream_written(r);
@@ -90,7 +97,7 @@ void Upstream::arm_timeout(uint64_t ms) { uv_timer_start(&timer_, &Upstream::on_
 
 void Upstream::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Upstream*>(h->data);
-  if (self->idle_) {
+  if (self->idle_ || self->complete_) {
     *buf = uv_buf_init(g_idle_scratch, sizeof g_idle_scratch);
     return;
   }
@@ -118,6 +125,11 @@ void Upstream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
     return;
   }
   if (self->owner_ == nullptr) return;
+  if (self->complete_) {
+    self->spoiled_ = true;  // bytes or EOF after the response: not reusable
+    self->read_stop();
+    return;
+  }
   if (nread < 0) {
     self->read_stop();
     self->owner_->on_upstream_eof(static_cast<int>(nread));
@@ -147,18 +159,19 @@ void Upstream::on_timer(uv_timer_t* t) {
 void Upstream::go_idle(uint64_t idle_ms) {
   owner_ = nullptr;
   idle_ = true;
-  read_stop();
+  complete_ = false;
   w_.upstream_buffers().release(in_);
   parser_.resume();
   parser_.set_response_to_head(false);
   arm_timeout(idle_ms);
-  read_start();
+  read_start();  // usually on already: a close or a stray byte retires it
 }
 
 void Upstream::close() {
   if (closing_) return;
   closing_ = true;
   owner_ = nullptr;
+  if (writing_) w_.cancel_written(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Upstream::on_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Upstream::on_closed);
 }
@@ -175,12 +188,7 @@ UpstreamPool::UpstreamPool(Worker& w) : w_(w) {}
 UpstreamPool::~UpstreamPool() = default;
 
 void UpstreamPool::on_snapshot(const Snapshot& s) {
-  for (auto& pool : idle_) {
-    for (auto& server : pool) {
-      for (Upstream* u : server) u->close();
-      server.clear();
-    }
-  }
+  close_idle();
   generation_ = s.generation;
   idle_.assign(s.pools.size(), {});
   for (size_t i = 0; i < s.pools.size(); ++i) idle_[i].resize(s.pools[i].servers.size());
@@ -200,6 +208,7 @@ Upstream* UpstreamPool::take_idle(uint64_t generation, uint32_t pool, uint32_t s
   if (list.empty()) return nullptr;
   Upstream* u = list.back();
   list.pop_back();
+  UpstreamGauges::add(w_.upstream_gauges().idle, -1);
   return u;
 }
 
@@ -209,7 +218,8 @@ Upstream* UpstreamPool::create(uint64_t generation, uint32_t pool, uint32_t serv
 
 void UpstreamPool::release(Upstream* u, bool reusable) {
   const Snapshot& s = w_.snap();
-  if (!reusable || closed_ || u->generation() != generation_ || u->pool() >= s.pools.size()) {
+  if (!reusable || u->spoiled() || closed_ || u->generation() != generation_ ||
+      u->pool() >= s.pools.size()) {
     u->close();
     return;
   }
@@ -227,23 +237,32 @@ void UpstreamPool::release(Upstream* u, bool reusable) {
   }
   u->go_idle(idle_ms);
   list.push_back(u);
+  UpstreamGauges::add(w_.upstream_gauges().idle, 1);
 }
 
 void UpstreamPool::forget_idle(Upstream* u) {
   if (u->pool() >= idle_.size() || u->server() >= idle_[u->pool()].size()) return;
   auto& list = idle_[u->pool()][u->server()];
   auto it = std::find(list.begin(), list.end(), u);
-  if (it != list.end()) list.erase(it);
+  if (it != list.end()) {
+    list.erase(it);
+    UpstreamGauges::add(w_.upstream_gauges().idle, -1);
+  }
 }
 
 void UpstreamPool::close_all() {
   closed_ = true;
+  close_idle();
+}
+
+void UpstreamPool::close_idle() {
   for (auto& pool : idle_) {
     for (auto& server : pool) {
       for (Upstream* u : server) u->close();
       server.clear();
     }
   }
+  w_.upstream_gauges().idle.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace sluice

@@ -10,6 +10,8 @@
 
 #include <uv.h>
 
+#include <atomic>
+
 #include <cstdint>
 #include <vector>
 
@@ -20,6 +22,18 @@ namespace sluice {
 
 class Worker;
 class Exchange;
+
+// Upstream connection gauges of one worker, for metrics: written only by the
+// worker's thread (single writer: a load and a store, no locked instruction),
+// read by the main thread. Owned by the Worker, so they outlive its loop.
+struct UpstreamGauges {
+  std::atomic<uint64_t> open{0};  // connecting, busy or idle
+  std::atomic<uint64_t> idle{0};  // in the keep-alive pool
+  static void add(std::atomic<uint64_t>& g, int64_t d) {
+    g.store(g.load(std::memory_order_relaxed) + static_cast<uint64_t>(d),
+            std::memory_order_relaxed);
+  }
+};
 struct Snapshot;
 
 class Upstream {
@@ -35,6 +49,11 @@ class Upstream {
   void write(const uv_buf_t* bufs, unsigned n);
   void read_start();
   void read_stop();
+  // The response is complete: reading goes on (no epoll change per request),
+  // but anything more the server sends before release() is junk that makes
+  // the connection unfit for reuse; it lands in a scratch buffer, never in
+  // in() whose bytes a client write may still be sending.
+  void response_complete() { complete_ = true; }
   void arm_timeout(uint64_t ms);
   void close();  // deletes itself once libuv is done with the handles
 
@@ -46,6 +65,7 @@ class Upstream {
   bool reused() const { return reused_; }
   bool got_bytes() const { return got_bytes_; }
   bool writing() const { return writing_; }
+  bool spoiled() const { return spoiled_; }  // spoke or closed after a complete response
   // From the response's Keep-Alive: timeout=N (ms), or 0.
   uint64_t server_keepalive_ms = 0;
 
@@ -78,6 +98,8 @@ class Upstream {
   bool writing_ = false;
   bool reading_ = false;
   bool idle_ = false;
+  bool complete_ = false;
+  bool spoiled_ = false;
   bool closing_ = false;
 };
 
@@ -103,6 +125,7 @@ class UpstreamPool {
  private:
   friend class Upstream;
   void forget_idle(Upstream* u);
+  void close_idle();
 
   Worker& w_;
   uint64_t generation_ = 0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <random>
 
+#include <unistd.h>
+
 #include "proxy/downstream.h"
 #include "proxy/listener.h"
 #include "proxy/server.h"
@@ -72,7 +74,8 @@ void Worker::run() {
   upstreams_ = std::make_unique<UpstreamPool>(*this);
   set_snapshot(snap_, weights_);
   for (const ListenFd& f : fds_) {
-    listeners_.push_back(std::make_unique<Listener>(*this, f.fd, f.listener));
+    listeners_.push_back(std::make_unique<Listener>(*this, f.fd, snap_->config->listeners[f.listener]));
+    listener_index_.push_back(static_cast<int>(f.listener));
     listeners_.back()->start();
   }
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -243,11 +246,54 @@ void Worker::on_resume_timer(uv_timer_t* t) {
   }
 }
 
+void Worker::wake_idle() {
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&idle_))) {
+    uv_idle_start(&idle_, &Worker::on_idle);
+  }
+}
+
 void Worker::defer_pump(Downstream* d) {
   if (d->deferred_) return;
   d->deferred_ = true;
   deferred_.push_back(d);
-  if (deferred_.size() == 1) uv_idle_start(&idle_, &Worker::on_idle);
+  wake_idle();
+}
+
+int Worker::write(uv_stream_t* s, uv_write_t* req, const uv_buf_t* bufs, unsigned n,
+                  uv_write_cb cb, WrittenFn fn, void* obj) {
+  int r = uv_try_write(s, bufs, n);
+  if (r == UV_EAGAIN) r = 0;  // nothing went (or earlier writes are queued)
+  if (r < 0) return r;
+  auto sent = static_cast<size_t>(r);
+  unsigned i = 0;
+  while (i < n && sent >= bufs[i].len) sent -= bufs[i++].len;
+  if (i == n) {
+    written_.push_back({fn, obj});
+    wake_idle();
+    return 1;
+  }
+  // The rest, from where the socket stopped: uv_write copies the array.
+  uv_buf_t small[16];
+  std::vector<uv_buf_t> large;
+  uv_buf_t* rest = small;
+  if (n - i > std::size(small)) {
+    large.resize(n - i);
+    rest = large.data();
+  }
+  for (unsigned k = i; k < n; ++k) rest[k - i] = bufs[k];
+  rest[0].base += sent;
+  rest[0].len -= sent;
+  r = uv_write(req, s, rest, n - i, cb);
+  return r < 0 ? r : 0;
+}
+
+void Worker::cancel_written(void* obj) {
+  for (Written& w : written_) {
+    if (w.obj == obj) w.obj = nullptr;
+  }
+  for (Written& w : running_) {
+    if (w.obj == obj) w.obj = nullptr;
+  }
 }
 
 void Worker::cancel_pump(Downstream* d) {
@@ -258,13 +304,54 @@ void Worker::cancel_pump(Downstream* d) {
 
 void Worker::on_idle(uv_idle_t* h) {
   auto* self = static_cast<Worker*>(h->data);
+  // Write completions first: they may free buffers the pumps want.
+  self->running_.swap(self->written_);
+  for (size_t i = 0; i < self->running_.size(); ++i) {
+    Written w = self->running_[i];
+    if (w.obj != nullptr) w.fn(w.obj);
+  }
+  self->running_.clear();
   std::vector<Downstream*> batch;
   batch.swap(self->deferred_);
-  uv_idle_stop(h);
   for (Downstream* d : batch) {
     if (!d->deferred_) continue;
     d->deferred_ = false;
     d->tls_pump();
+  }
+  if (self->written_.empty() && self->deferred_.empty()) uv_idle_stop(h);
+}
+
+bool ListenerPlan::changes() const {
+  for (size_t i = 0; i < old_to_new.size(); ++i) {
+    if (old_to_new[i] != static_cast<int>(i)) return true;
+  }
+  for (const auto& fds : added) {
+    if (!fds.empty()) return true;
+  }
+  return old_to_new.size() != next.size();
+}
+
+void Worker::apply_listeners(const ListenerPlan& plan) {
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    int old = listener_index_[i];
+    if (old < 0) continue;
+    int now = static_cast<size_t>(old) < plan.old_to_new.size() ? plan.old_to_new[old] : -1;
+    listener_index_[i] = now;
+    if (now < 0) {
+      listeners_[i]->close();  // the kernel refuses new connections; open ones go on
+    } else {
+      listeners_[i]->reconfigure(plan.next[now]);
+    }
+  }
+  if (id_ >= plan.added.size()) return;
+  for (const ListenFd& f : plan.added[id_]) {
+    if (draining_) {
+      ::close(f.fd);
+      continue;
+    }
+    listeners_.push_back(std::make_unique<Listener>(*this, f.fd, plan.next[f.listener]));
+    listener_index_.push_back(static_cast<int>(f.listener));
+    if (!paused_) listeners_.back()->start();
   }
 }
 

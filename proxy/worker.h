@@ -22,6 +22,7 @@
 #include "proxy/buffer.h"
 #include "proxy/observe/log.h"
 #include "proxy/snapshot.h"
+#include "proxy/upstream.h"
 #include "routing/split.h"
 
 namespace sluice {
@@ -34,6 +35,16 @@ class UpstreamPool;
 struct ListenFd {
   int fd;
   uint32_t listener;  // index into config listeners
+};
+
+// What a reload does to the listening sockets, built by the main thread
+// (which binds the new ones before anything changes) and applied by every
+// worker together with the new snapshot.
+struct ListenerPlan {
+  std::vector<config::Listener> next;    // the new config's entries
+  std::vector<int> old_to_new;           // per old entry: its new index, or -1 = removed
+  std::vector<std::vector<ListenFd>> added;  // per worker: sockets of new entries
+  bool changes() const;
 };
 
 class Worker {
@@ -58,11 +69,16 @@ class Worker {
   void set_snapshot(std::shared_ptr<const Snapshot> snap,
                     std::shared_ptr<const RouteWeights> weights);
   void set_weights(std::shared_ptr<const RouteWeights> weights);
+  // Reload: close removed listeners (their open connections stay), update
+  // kept ones, start the added ones.
+  void apply_listeners(const ListenerPlan& plan);
   BufferPool& buffers() { return buffers_; }
   // Upstream connections read response bodies in larger slices: fewer
   // read/write round trips per megabyte (nginx uses 8 x 16 KiB).
   BufferPool& upstream_buffers() { return upstream_buffers_; }
   UpstreamPool& upstreams() { return *upstreams_; }
+  // Any thread may read these (metrics); only this worker writes them.
+  UpstreamGauges& upstream_gauges() { return upstream_gauges_; }
   observe::AccessLog& access_log() { return access_log_; }
   uint64_t now_ms() const { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
   bool draining() const { return draining_; }
@@ -90,6 +106,18 @@ class Worker {
   void defer_pump(Downstream* d);
   void cancel_pump(Downstream* d);
 
+  // Writes try the socket at once (uv_try_write): a write that goes out whole
+  // costs no write request and no epoll change. Its completion `fn(obj)` then
+  // runs from the idle phase, as libuv runs a write callback on the next
+  // turn, so no caller sees its write complete inside its own call. The
+  // rest of a partial write is queued with uv_write(req, ..., cb) as usual.
+  // Returns 1 (sent whole, fn deferred), 0 (queued, cb follows) or a libuv
+  // error (nothing happens). `obj` calls cancel_written(obj) before it dies.
+  using WrittenFn = void (*)(void* obj);
+  int write(uv_stream_t* s, uv_write_t* req, const uv_buf_t* bufs, unsigned n, uv_write_cb cb,
+            WrittenFn fn, void* obj);
+  void cancel_written(void* obj);
+
  private:
   static void on_idle(uv_idle_t* h);
   void run();
@@ -106,6 +134,7 @@ class Worker {
   std::shared_ptr<const Snapshot> snap_;
   std::shared_ptr<const RouteWeights> weights_;
   std::vector<ListenFd> fds_;
+  std::vector<int> listener_index_;  // per listeners_ entry: config index, -1 = closed
   uv_loop_t loop_{};
   uv_async_t async_{};
   uv_check_t check_{};
@@ -113,6 +142,13 @@ class Worker {
   uv_timer_t drain_timer_{};
   uv_idle_t idle_{};
   std::vector<Downstream*> deferred_;
+  struct Written {
+    WrittenFn fn;
+    void* obj;  // null: cancelled
+  };
+  std::vector<Written> written_;  // queued this turn
+  std::vector<Written> running_;  // being run by on_idle
+  void wake_idle();
   std::unique_ptr<char[]> scratch_{new char[kScratchSize]};
   std::thread thread_;
 
@@ -122,6 +158,7 @@ class Worker {
   BufferPool buffers_;
   BufferPool upstream_buffers_{kUpstreamBufferSize};
   std::unique_ptr<UpstreamPool> upstreams_;
+  UpstreamGauges upstream_gauges_;
   observe::AccessLog access_log_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<routing::WeightedPicker> pickers_;

@@ -249,6 +249,8 @@ std::unique_ptr<LoadedCertificate> load_certificate(const CertificateFiles& file
     std::string cn = common_name(lc->leaf);
     if (!cn.empty()) lc->names.push_back(std::move(cn));
   }
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(lc->leaf), &tm) == 1) lc->not_after = timegm(&tm);
   ERR_clear_error();
   return lc;
 }

@@ -39,6 +39,7 @@ struct LoadedCertificate {
   // DNS subjectAltNames, lower-case ("example.com", "*.example.com"); the subject
   // CN when the certificate has no DNS SAN at all (legacy certificates).
   std::vector<std::string> names;
+  std::time_t not_after = 0;  // the leaf's notAfter, seconds since the epoch (UTC)
 };
 
 // Reads and parses both files and checks that the key matches the leaf.

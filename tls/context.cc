@@ -285,6 +285,12 @@ ServerContext::~ServerContext() = default;
 HandshakeCounters& ServerContext::counters() const {
   return *impl_->counters;
 }
+size_t ServerContext::certificate_count() const {
+  return impl_->certs.size();
+}
+const LoadedCertificate& ServerContext::certificate(size_t i) const {
+  return *impl_->certs[i];
+}
 TicketKeys& ServerContext::ticket_keys() const {
   return *impl_->keys;
 }

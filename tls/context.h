@@ -90,6 +90,11 @@ class ServerContext {
   HandshakeCounters& counters() const;
   TicketKeys& ticket_keys() const;
 
+  // The loaded certificate entries, in ServerOptions::certificates order
+  // (metrics read their paths and expiry).
+  size_t certificate_count() const;
+  const LoadedCertificate& certificate(size_t i) const;
+
   // Which certificate entry (index into ServerOptions::certificates) would be
   // served for `server_name` to a client preferring `key_type_name` ("RSA",
   // "ECDSA"), or -1 when that name's selection has no such key type. Tests and

@@ -55,3 +55,44 @@ test('SIGHUP with an invalid config keeps the running one and logs the errors', 
   assert.equal(res.headers['x-pool'], 'a');
   assert.equal(sl.exited, null);
 });
+
+test('a reload adds and removes listeners: the new port serves at once, the removed one refuses new connections while its open ones finish (workers = 2)', { timeout: 30000 }, async () => {
+  const a = await h.startUpstream({ pool: 'a', keepAliveTimeout: 30000 });
+  const [p1, p2] = [await h.freePort(), await h.freePort()];
+  const listeners = (...ports) => ports.map((p) => `[[listener]]\nlisten = "127.0.0.1:${p}"\n`).join('\n');
+  const conf = (...ports) => h.sluiceToml({ pools: { a: [a.addr] }, routes: routeTo('a'), listeners: listeners(...ports), global: { workers: 2 } });
+  const sl = await h.startSluice(conf(p1));
+  const c = await h.rawConnect(p1);
+  c.write('GET /ka-1 HTTP/1.1\r\nHost: app.test\r\n\r\n');
+  await c.waitFor(() => c.responses().filter((r) => !r.incomplete).length >= 1, 3000);
+  assert.equal(await h.canConnect('127.0.0.1', p2), false, 'p2 is not served yet');
+
+  fs.writeFileSync(sl.configPath, conf(p2).replaceAll('{{dir}}', sl.dir));
+  sl.kill('SIGHUP');
+  const ev = await h.waitFor(() => sl.events().find((e) => e.event === 'reloaded'), { timeout: 5000, what: 'a "reloaded" event' });
+  assert.equal(ev.listen, `127.0.0.1:${p2}`);
+  for (let i = 0; i < 6; i++) {
+    const res = await h.request(p2, { path: `/new-${i}`, headers: { Host: 'app.test' } });
+    assert.equal(res.status, 200);
+  }
+  await h.waitFor(async () => !(await h.canConnect('127.0.0.1', p1)), { timeout: 3000, what: 'p1 refusing new connections' });
+  // The connection accepted on p1 before the reload still works.
+  assert.ok(!c.closed, 'the established connection on the removed listener stays');
+  c.write('GET /ka-2 HTTP/1.1\r\nHost: app.test\r\n\r\n');
+  await c.waitFor(() => c.responses().filter((r) => !r.incomplete).length >= 2, 3000);
+  assert.equal(c.responses()[1].status, 200);
+  c.close();
+
+  // A listener whose port is taken refuses the whole reload; nothing changes.
+  const net = require('node:net');
+  const blocker = net.createServer();
+  const p3 = await h.freePort();
+  await new Promise((r) => blocker.listen(p3, '127.0.0.1', r));
+  fs.writeFileSync(sl.configPath, conf(p2, p3).replaceAll('{{dir}}', sl.dir));
+  sl.kill('SIGHUP');
+  const bad = await h.waitFor(() => sl.events().find((e) => e.event === 'reload_failed'), { timeout: 5000, what: 'reload_failed' });
+  assert.match(JSON.stringify(bad), new RegExp(`127\\.0\\.0\\.1:${p3}`), JSON.stringify(bad));
+  assert.equal((await h.request(p2, { headers: { Host: 'app.test' } })).status, 200, 'the running listeners serve on');
+  blocker.close();
+  assert.equal(sl.exited, null);
+});

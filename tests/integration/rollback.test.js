@@ -179,7 +179,9 @@ test('a canary whose server refuses connections is counted as failing and rolled
   const { sl, port } = await start({ blueAddr: blue.addr, canaryAddr: `127.0.0.1:${dead}`, canaryExtra: { connect_timeout: '500ms' }, routes });
   const res = await paced(port, 200, { stopWhen: () => rollbackEvents(sl).length > 0 });
   const failed = res.filter((r) => r.pool !== 'blue');
-  assert.ok(failed.every((r) => r.status === 502), `refused connections answer 502: ${JSON.stringify(A.tally(failed))}`);
+  // 502 until passive ejection takes the only server out (3 failures), then 503 at once.
+  assert.ok(failed.slice(0, 3).every((r) => r.status === 502), `refused connections answer 502: ${JSON.stringify(failed.slice(0, 3))}`);
+  assert.ok(failed.slice(3).every((r) => r.status === 503), `then "no healthy server": 503: ${JSON.stringify(A.tally(failed))}`);
   assert.ok(failed.length >= 20 && failed.length <= 45, `rolled back after min_requests + a few ticks: ${failed.length} failures`);
   const ev = await h.waitFor(() => rollbackEvents(sl)[0], { timeout: 2000, what: 'rollback event' });
   assert.equal(ev.pool, 'canary');
@@ -633,7 +635,9 @@ test('4xx from the canary are not errors; a canary that drops connections (502) 
   const s2 = await start({ blueAddr: blue.addr, canaryAddr: dropper.addr, routes });
   const res = await paced(s2.port, 100, { stopWhen: () => rollbackEvents(s2.sl).length > 0 });
   const dropped = res.filter((x) => x.pool !== 'blue');
-  assert.ok(dropped.length > 0 && dropped.every((x) => x.status === 502), `dropped connections answer 502: ${JSON.stringify(A.tally(dropped))}`);
+  // 502 for the first three, then the server is ejected (passive) and the pool answers 503.
+  assert.ok(dropped.length > 3 && dropped.slice(0, 3).every((x) => x.status === 502) && dropped.slice(3).every((x) => x.status === 503),
+    `dropped connections answer 502, then 503 once ejected: ${JSON.stringify(A.tally(dropped))}`);
   await h.waitFor(() => rollbackEvents(s2.sl).length === 1, { timeout: 2000, what: 'rollback of a canary that drops connections' });
   assert.deepEqual((await A.getRoute(s2.sl.sock)).effective, { blue: 100, canary: 0 });
   await s2.sl.stop();

@@ -836,6 +836,7 @@ module.exports = {
   curlRequest,
   rawRequest,
   rawConnect,
+  canConnect,
   parseResponses,
   completeResponses,
   request,
