@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+'use strict';
+// Two of issue 6's targets that compare.sh does not measure, for sluice
+// against nginx and HAProxy, each with one worker / process, the same
+// upstream keep-alive pool of 64, keep-alive timeouts of 300 s, access logs
+// off, in front of one nginx backend:
+//
+//   node scripts/side-by-side.js rss  [--conns 9000] [--sluice build-rel/sluice]
+//   node scripts/side-by-side.js p99  [--rate 5000] [--duration 10s] [--sluice ...]
+//   node scripts/side-by-side.js scale [--duration 10s] [--sluice ...]
+//
+// rss: opens N client connections, sends one request on each and keeps them
+//   open and idle, then reads the proxy's resident set size from
+//   /proc/PID/status. Memory per connection = (RSS with N idle connections -
+//   RSS after a one-connection warm-up) / N.
+// p99: sluice-bench (next to the sluice binary) offers the same fixed rate
+//   to each proxy (open loop, 50 connections) and reports its percentiles.
+// scale: sluice alone with workers = 1, then 2; wrk -t2 -c100 for the
+//   duration; req/s of 2 workers over 1. Nothing is pinned: the load
+//   generator and the backend share the same cores as sluice.
+// Everything runs on 127.0.0.1 with free ports in a temp directory, and only
+// the processes started here are stopped.
+const cp = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : def;
+};
+const MODE = ['p99', 'scale'].includes(args[0]) ? args[0] : 'rss';
+// 9000 by default: this machine's hard limit is 20000 open files per process,
+// and HAProxy reserves two per connection (10000 would need 22014).
+const CONNS = Number(opt('--conns', MODE === 'p99' ? 1000 : 9000));
+const RATE = Number(opt('--rate', 5000));
+const DURATION = opt('--duration', '10s');
+const SLUICE = path.resolve(opt('--sluice', path.join(__dirname, '..', 'build', 'sluice')));
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-idle-rss-'));
+const children = [];
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+function rssKiB(pid) {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m[1]);
+}
+function start(cmd, argv, name) {
+  const c = cp.spawn(cmd, argv, { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, `${name}.err`), 'w')] });
+  children.push(c);
+  return c;
+}
+async function waitPort(port) {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((r) => {
+      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
+      s.on('error', () => r(false));
+    });
+    if (ok) return;
+    await sleep(25);
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+// Opens `n` connections, one request on each, and leaves them idle.
+async function openIdle(port, n) {
+  const socks = [];
+  const req = 'GET / HTTP/1.1\r\nHost: bench\r\n\r\n';
+  const batch = 500;
+  for (let i = 0; i < n; i += batch) {
+    await Promise.all(
+      Array.from({ length: Math.min(batch, n - i) }, () =>
+        new Promise((resolve, reject) => {
+          const s = net.connect(port, '127.0.0.1');
+          let got = '';
+          s.setEncoding('latin1');
+          s.on('data', (d) => {
+            got += d;
+            if (got.includes('\r\n\r\n') && got.endsWith('ok')) resolve();
+          });
+          s.on('error', reject);
+          s.on('connect', () => s.write(req));
+          socks.push(s);
+        }),
+      ),
+    );
+  }
+  return socks;
+}
+
+async function measure(name, port, pid) {
+  await waitPort(port);
+  return MODE === 'p99' ? measureP99(name, port) : measureRss(name, port, pid);
+}
+
+async function measureP99(name, port) {
+  const bench = path.join(path.dirname(SLUICE), 'sluice-bench');
+  const run = (d) =>
+    JSON.parse(cp.execFileSync(bench, ['--rate', String(RATE), '-d', d, '-c', '50', '--json', '--no-progress',
+      `http://127.0.0.1:${port}/`], { maxBuffer: 1 << 24 }).toString());
+  run('1s'); // warm-up
+  const r = run(DURATION);
+  const lat = r.latency_ms || r.latency || {};
+  return { name, requests: r.requests, rate: r.rate, responses: r.responses, errors: r.errors.total, p50: lat.p50, p90: lat.p90, p99: lat.p99, p999: lat.p99_9, max: lat.max };
+}
+
+async function measureRss(name, port, pid) {
+  const warm = await openIdle(port, 1);
+  await sleep(300);
+  const base = rssKiB(pid);
+  const socks = await openIdle(port, CONNS);
+  await sleep(1000);
+  const full = rssKiB(pid);
+  for (const s of socks.concat(warm)) s.destroy();
+  const per = ((full - base) * 1024) / CONNS;
+  return { name, base_kib: base, with_conns_kib: full, bytes_per_conn: Math.round(per) };
+}
+
+async function main() {
+  const backendPort = await freePort();
+  fs.writeFileSync(path.join(dir, 'backend.conf'), `worker_processes 1; daemon off; master_process off;
+pid ${dir}/backend.pid; error_log ${dir}/backend.err warn;
+events { worker_connections 1024; }
+http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
+  server { listen 127.0.0.1:${backendPort}; location / { return 200 "ok"; } } }
+`);
+  start('nginx', ['-c', path.join(dir, 'backend.conf')], 'backend');
+  await waitPort(backendPort);
+  const results = [];
+  if (MODE === 'scale') return scale(backendPort);
+
+  const nport = await freePort();
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), `worker_processes 1; daemon off; master_process off; worker_rlimit_nofile 20000;
+pid ${dir}/nginx.pid; error_log ${dir}/nginx.err warn;
+events { worker_connections ${CONNS + 1000}; }
+http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
+  upstream b { server 127.0.0.1:${backendPort}; keepalive 64; }
+  server { listen 127.0.0.1:${nport} backlog=4096;
+    location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+`);
+  const nginx = start('nginx', ['-c', path.join(dir, 'nginx.conf')], 'nginx');
+  results.push(await measure('nginx', nport, nginx.pid));
+  nginx.kill('SIGTERM');
+
+  const hport = await freePort();
+  fs.writeFileSync(path.join(dir, 'haproxy.cfg'), `global
+  maxconn ${CONNS + 500}
+  nbthread 1
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+  timeout http-keep-alive 300s
+frontend f
+  bind 127.0.0.1:${hport}
+  default_backend b
+backend b
+  http-reuse always
+  server s1 127.0.0.1:${backendPort}
+`);
+  if (fs.existsSync('/usr/sbin/haproxy')) {
+    const haproxy = start('haproxy', ['-db', '-f', path.join(dir, 'haproxy.cfg')], 'haproxy');
+    results.push(await measure('haproxy', hport, haproxy.pid));
+    haproxy.kill('SIGTERM');
+  }
+
+  const sport = await freePort();
+  fs.writeFileSync(path.join(dir, 'sluice.toml'), sluiceToml(sport, backendPort, 1));
+  const sluice = start(SLUICE, ['-c', path.join(dir, 'sluice.toml')], 'sluice');
+  results.push(await measure('sluice', sport, sluice.pid));
+  sluice.kill('SIGTERM');
+
+  if (MODE === 'p99') {
+    console.log(`offered rate ${RATE} req/s for ${DURATION}, open loop, 50 connections (sluice-bench)`);
+    console.log('proxy      requests   p50 ms   p90 ms   p99 ms  p99.9 ms   max ms   p99 x nginx');
+    const n99 = results.find((r) => r.name === 'nginx').p99;
+    for (const r of results) {
+      const f = (v) => (v === undefined ? '?' : Number(v).toFixed(3)).padStart(8);
+      console.log(`${r.name.padEnd(10)} ${String(r.responses).padStart(8)} ${f(r.p50)} ${f(r.p90)} ${f(r.p99)} ${f(r.p999)} ${f(r.max)}   ${(r.p99 / n99).toFixed(2)}`);
+    }
+    if (args.includes('--json')) console.log(JSON.stringify(results));
+    return;
+  }
+  console.log(`idle keep-alive connections: ${CONNS} per proxy (RSS from /proc/PID/status)`);
+  console.log('proxy      base KiB   with conns KiB   bytes/conn   x nginx');
+  const ng = results.find((r) => r.name === 'nginx').bytes_per_conn;
+  for (const r of results) {
+    console.log(`${r.name.padEnd(10)} ${String(r.base_kib).padStart(8)}   ${String(r.with_conns_kib).padStart(14)}   ${String(r.bytes_per_conn).padStart(10)}   ${(r.bytes_per_conn / ng).toFixed(2)}`);
+  }
+  if (args.includes('--json')) console.log(JSON.stringify(results));
+}
+
+function sluiceToml(port, backendPort, workers) {
+  return `[global]
+workers = ${workers}
+access_log = "off"
+state_dir = "${dir}/state"
+[admin]
+socket = "${dir}/admin-${workers}.sock"
+[limits]
+max_connections = ${CONNS + 1000}
+keepalive_timeout = "300s"
+[[listener]]
+listen = "127.0.0.1:${port}"
+[pool.b]
+servers = ["127.0.0.1:${backendPort}"]
+keepalive = 64
+[[route]]
+name = "all"
+split = { b = 100 }
+`;
+}
+
+async function scale(backendPort) {
+  const out = [];
+  for (const workers of [1, 2]) {
+    const port = await freePort();
+    fs.writeFileSync(path.join(dir, `sluice-${workers}.toml`), sluiceToml(port, backendPort, workers));
+    const sl = start(SLUICE, ['-c', path.join(dir, `sluice-${workers}.toml`)], `sluice-${workers}`);
+    await waitPort(port);
+    cp.execFileSync('wrk', ['-t2', '-c100', '-d2s', `http://127.0.0.1:${port}/`]); // warm-up
+    const txt = cp.execFileSync('wrk', ['-t2', '-c100', `-d${DURATION}`, `http://127.0.0.1:${port}/`]).toString();
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(txt)[1]);
+    out.push({ workers, rps });
+    sl.kill('SIGTERM');
+    await sleep(500);
+  }
+  console.log(`sluice workers scaling: wrk -t2 -c100 -d${DURATION}, nothing pinned (${os.cpus().length} CPUs shared by wrk, the backend and sluice)`);
+  for (const r of out) console.log(`workers=${r.workers}  ${r.rps.toFixed(0)} req/s`);
+  console.log(`2 workers / 1 worker: ${(out[1].rps / out[0].rps).toFixed(2)}x`);
+}
+
+main()
+  .catch((e) => {
+    for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.err'))) console.error(f, fs.readFileSync(path.join(dir, f), 'utf8').slice(-500));
+    console.error(`side-by-side: ${e.stack || e}`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    for (const c of children) c.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
