@@ -308,7 +308,7 @@ void Downstream::on_head() {
     respond_local(404, has_body, "no route");
     return;
   }
-  std::string& cookie = ex_.set_cookie_;
+  std::string& cookie = ex_.s().set_cookie;
   cookie.clear();
   int slot = w_.choose_slot(static_cast<uint32_t>(route), h, base, client_ip_, tls(), &cookie);
   if (slot < 0) {
@@ -338,8 +338,10 @@ void Downstream::write(const uv_buf_t* bufs, unsigned n) {
     return;
   }
   wreq_.data = this;
-  int r = w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &wreq_, bufs, n, &Downstream::on_write,
-                   [](void* self) { static_cast<Downstream*>(self)->after_write(0); }, this);
+  int r = w_.write(
+      reinterpret_cast<uv_stream_t*>(&tcp_), &wreq_, bufs, n, &Downstream::on_write,
+      [](void* self, int status) { static_cast<Downstream*>(self)->after_write(status); }, this,
+      this);
   if (r < 0) {
     writing_ = false;
     abort();
@@ -575,7 +577,6 @@ void Downstream::close_now(bool reset) {
   state_ = State::Closing;
   set_idle(false);
   if (deferred_) w_.cancel_pump(this);
-  if (writing_ && !tls_) w_.cancel_written(this);
   if (ex_.active()) ex_.abort();
   reading_ = false;
   uv_timer_stop(&timer_);
@@ -585,6 +586,7 @@ void Downstream::close_now(bool reset) {
     uv_close(h, &Downstream::on_closed);
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Downstream::on_closed);
+  w_.cancel_written(this);  // after uv_close: their callbacks see a closing handle
 }
 
 void Downstream::on_closed(uv_handle_t* h) {

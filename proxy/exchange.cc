@@ -57,12 +57,19 @@ const char kLastChunk[] = "0\r\n\r\n";
 
 }  // namespace
 
-Exchange::Exchange(Downstream& d) : d_(d) {
-  iov_.reserve(16);
-  slices_.reserve(16);
-  up_head_.reserve(1024);
-  resp_head_.reserve(1024);
-  path_.reserve(128);
+Exchange::Exchange(Downstream& d) : d_(d) {}
+
+Exchange::~Exchange() { release_scratch(); }
+
+void Exchange::borrow_scratch() {
+  scratch_ = d_.worker().take_scratch();
+  scratch_->clear();
+}
+
+void Exchange::release_scratch() {
+  if (scratch_ == nullptr) return;
+  d_.worker().give_scratch(scratch_);
+  scratch_ = nullptr;
 }
 
 // ---------------------------------------------------------------- start
@@ -101,7 +108,7 @@ void Exchange::start(uint32_t route, uint32_t slot) {
   up_ms_ = -1;
   start_ns_ = uv_hrtime();
   up_start_ns_ = start_ns_;
-  path_.assign(h.url.view(base));
+  s().path.assign(h.url.view(base));
 
   std::string_view rid;
   std::string_view trace;
@@ -145,8 +152,8 @@ void Exchange::start(uint32_t route, uint32_t slot) {
   ctx.default_host = p.servers.empty() ? std::string_view() : std::string_view(p.servers[0].host);
   ctx.chunked_body = req_chunked_;
   ctx.upgrade = req_upgrade_;
-  up_head_.clear();
-  http::build_upstream_request(up_head_, h, base, ctx);
+  s().up_head.clear();
+  http::build_upstream_request(s().up_head, h, base, ctx);
   // The head is copied out: the input buffer may now drop it, and the
   // parser goes on with the body (or the end of a bodiless message).
   d_.msg_start_ = d_.in().pos;
@@ -233,23 +240,23 @@ void Exchange::append_body_iov(std::vector<http::Slice>& slices, bool chunked, b
                                int side) {
   if (chunked) {
     uint64_t total = 0;
-    for (const http::Slice& s : slices) total += s.len;
+    for (const http::Slice& sl : slices) total += sl.len;
     if (total > 0) {
       char* hdr = chunk_hdr_[side];
       auto r = std::to_chars(hdr, hdr + 20, total, 16);
       r.ptr[0] = '\r';
       r.ptr[1] = '\n';
-      iov_.push_back(uv_buf_init(hdr, static_cast<unsigned>(r.ptr + 2 - hdr)));
+      s().iov.push_back(uv_buf_init(hdr, static_cast<unsigned>(r.ptr + 2 - hdr)));
     }
-    for (const http::Slice& s : slices) {
-      iov_.push_back(uv_buf_init(const_cast<char*>(s.data), static_cast<unsigned>(s.len)));
+    for (const http::Slice& sl : slices) {
+      s().iov.push_back(uv_buf_init(const_cast<char*>(sl.data), static_cast<unsigned>(sl.len)));
     }
-    if (total > 0) iov_.push_back(uv_buf_init(const_cast<char*>(kCrLf), 2));
-    if (last) iov_.push_back(uv_buf_init(const_cast<char*>(kLastChunk), 5));
+    if (total > 0) s().iov.push_back(uv_buf_init(const_cast<char*>(kCrLf), 2));
+    if (last) s().iov.push_back(uv_buf_init(const_cast<char*>(kLastChunk), 5));
     return;
   }
-  for (const http::Slice& s : slices) {
-    iov_.push_back(uv_buf_init(const_cast<char*>(s.data), static_cast<unsigned>(s.len)));
+  for (const http::Slice& sl : slices) {
+    s().iov.push_back(uv_buf_init(const_cast<char*>(sl.data), static_cast<unsigned>(sl.len)));
   }
 }
 
@@ -258,17 +265,17 @@ void Exchange::forward_request() {
       phase_ == Phase::Tunnel) {
     return;
   }
-  iov_.clear();
-  slices_.clear();
+  s().iov.clear();
+  s().slices.clear();
   if (!head_sent_up_) {
-    iov_.push_back(uv_buf_init(up_head_.data(), static_cast<unsigned>(up_head_.size())));
+    s().iov.push_back(uv_buf_init(s().up_head.data(), static_cast<unsigned>(s().up_head.size())));
   }
   if (!req_done_) {
     Buffer& in = d_.in();
     bool last = false;
     if (in.unread() > 0) {
       http::Parser& p = d_.parser();
-      http::Parser::Result r = p.execute(in.data + in.pos, in.unread(), &slices_);
+      http::Parser::Result r = p.execute(in.data + in.pos, in.unread(), &s().slices);
       in.pos += static_cast<uint32_t>(r.consumed);
       if (r.event == http::Parser::Event::Error) {
         client_bad_body();
@@ -283,20 +290,20 @@ void Exchange::forward_request() {
         last = true;
       }
     }
-    append_body_iov(slices_, req_chunked_, last, 0);
+    append_body_iov(s().slices, req_chunked_, last, 0);
   }
-  if (iov_.empty()) {
+  if (s().iov.empty()) {
     if (!req_done_) {
       d_.want_read();
       d_.arm_body_timer();
     }
     return;
   }
-  if (!slices_.empty()) req_sent_any_body_ = true;
+  if (!s().slices.empty()) req_sent_any_body_ = true;
   head_sent_up_ = true;
   up_writing_ = true;
   if (!req_done_) d_.arm_body_timer();
-  up_->write(iov_.data(), static_cast<unsigned>(iov_.size()));
+  up_->write(s().iov.data(), static_cast<unsigned>(s().iov.size()));
 }
 
 void Exchange::on_upstream_written(int status) {
@@ -411,9 +418,9 @@ void Exchange::build_response_head() {
   ctx.client_http10 = client_http10_;
   ctx.framing = framing_;
   ctx.upgrade = upgrade;
-  ctx.extra = set_cookie_;
-  resp_head_.clear();
-  http::build_downstream_response(resp_head_, h, base, snap_->policy, ctx);
+  ctx.extra = s().set_cookie;
+  s().resp_head.clear();
+  http::build_downstream_response(s().resp_head, h, base, snap_->policy, ctx);
 }
 
 void Exchange::forward_response() {
@@ -421,8 +428,8 @@ void Exchange::forward_response() {
   Upstream& u = *up_;
   Buffer& in = u.in();
   http::Parser& p = u.parser();
-  iov_.clear();
-  slices_.clear();
+  s().iov.clear();
+  s().slices.clear();
   bool last = false;
   bool head_now = false;
   while (!resp_done_ && in.unread() > 0) {
@@ -430,7 +437,7 @@ void Exchange::forward_response() {
       p.begin_message(in.data + in.pos);
       resp_begun_ = true;
     }
-    http::Parser::Result r = p.execute(in.data + in.pos, in.unread(), &slices_);
+    http::Parser::Result r = p.execute(in.data + in.pos, in.unread(), &s().slices);
     in.pos += static_cast<uint32_t>(r.consumed);
     if (r.event == http::Parser::Event::Error) {
       upstream_failed(p.error_reason(), false);
@@ -446,7 +453,7 @@ void Exchange::forward_response() {
       if (informational) {  // 100 / 103: not forwarded; the real response follows
         p.resume();
         resp_begun_ = false;
-        slices_.clear();
+        s().slices.clear();
         continue;
       }
       resp_done_ = true;
@@ -465,15 +472,15 @@ void Exchange::forward_response() {
     }
   }
   if (head_now) {
-    iov_.push_back(uv_buf_init(resp_head_.data(), static_cast<unsigned>(resp_head_.size())));
+    s().iov.push_back(uv_buf_init(s().resp_head.data(), static_cast<unsigned>(s().resp_head.size())));
     resp_head_sent_ = true;
     phase_ = Phase::Responding;
   }
   if (resp_head_sent_) {
-    for (const http::Slice& s : slices_) bytes_out_ += s.len;
-    append_body_iov(slices_, framing_ == http::Framing::Chunked, last, 1);
+    for (const http::Slice& sl : s().slices) bytes_out_ += sl.len;
+    append_body_iov(s().slices, framing_ == http::Framing::Chunked, last, 1);
   }
-  if (iov_.empty()) {
+  if (s().iov.empty()) {
     if (resp_done_ && resp_head_sent_) {
       on_client_written();
     } else {
@@ -486,7 +493,7 @@ void Exchange::forward_response() {
   } else {
     u.read_stop();  // backpressure: nothing more from upstream until the client took this
   }
-  d_.write(iov_.data(), static_cast<unsigned>(iov_.size()));
+  d_.write(s().iov.data(), static_cast<unsigned>(s().iov.size()));
 }
 
 void Exchange::on_client_written() {
@@ -598,8 +605,8 @@ void Exchange::respond_error(int status, std::string_view) {
   ctx.tls = d_.tls();
   ctx.keep_alive = !resp_close_;
   ctx.client_http10 = client_http10_;
-  resp_head_.clear();
-  http::build_local_response(resp_head_, status, snap_->policy, ctx);
+  s().resp_head.clear();
+  http::build_local_response(s().resp_head, status, snap_->policy, ctx);
   resp_head_sent_ = true;
   resp_done_ = true;
   if (!d_.write_pending()) send_local();
@@ -608,7 +615,7 @@ void Exchange::respond_error(int status, std::string_view) {
 
 void Exchange::send_local() {
   d_.stop_read();
-  uv_buf_t b = uv_buf_init(resp_head_.data(), static_cast<unsigned>(resp_head_.size()));
+  uv_buf_t b = uv_buf_init(s().resp_head.data(), static_cast<unsigned>(s().resp_head.size()));
   d_.write(&b, 1);
 }
 
@@ -667,6 +674,7 @@ void Exchange::finish() {
   active_ = false;
   phase_ = Phase::Done;
   snap_.reset();
+  release_scratch();
   d_.exchange_finished(!resp_close_);
 }
 
@@ -682,6 +690,7 @@ void Exchange::abort() {
   active_ = false;
   phase_ = Phase::Done;
   snap_.reset();
+  release_scratch();
 }
 
 void Exchange::release_upstream(bool reusable) {
@@ -709,7 +718,7 @@ void Exchange::log(int status) {
   r.trace_id = std::string_view(trace_id_, 32);
   r.client_ip = d_.client_ip();
   r.method = llhttp_method_name(method_);
-  r.path = path_;
+  r.path = s().path;
   r.status = status;
   r.bytes = bytes_out_;
   r.duration_ms = dur;

@@ -32,9 +32,32 @@ class Downstream;
 class Upstream;
 struct Snapshot;
 
+// The growable parts of one exchange: texts and vectors that keep their
+// capacity from request to request. Borrowed from the worker's free list while
+// an exchange runs and given back when it ends, so an idle keep-alive
+// connection holds none of them (memory per idle connection) and no request
+// allocates once the free list is warm.
+struct ExchangeScratch {
+  std::string path;
+  std::string set_cookie;  // "Set-Cookie: ...\r\n" for sticky cookie mode, or empty
+  std::string up_head;
+  std::string resp_head;
+  std::vector<http::Slice> slices;
+  std::vector<uv_buf_t> iov;
+  void clear() {
+    path.clear();
+    set_cookie.clear();
+    up_head.clear();
+    resp_head.clear();
+    slices.clear();
+    iov.clear();
+  }
+};
+
 class Exchange {
  public:
   explicit Exchange(Downstream& d);
+  ~Exchange();
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 
@@ -104,9 +127,6 @@ class Exchange {
   bool client_keep_alive_ = true;
   bool head_sent_up_ = false;
   bool up_writing_ = false;
-  std::string path_;
-  std::string set_cookie_;  // "Set-Cookie: ...\r\n" for sticky cookie mode, or empty
-  std::string up_head_;
   char request_id_[64];
   uint8_t request_id_len_ = 0;
   char trace_id_[32];
@@ -124,16 +144,22 @@ class Exchange {
   http::Framing framing_ = http::Framing::Length;
   int status_ = 0;
   uint64_t bytes_out_ = 0;
-  std::string resp_head_;
 
   // Timing.
   uint64_t start_ns_ = 0;
   uint64_t up_start_ns_ = 0;
   double up_ms_ = -1;
 
-  std::vector<http::Slice> slices_;
-  std::vector<uv_buf_t> iov_;
   char chunk_hdr_[2][24];
+
+  // The scratch, borrowed on first use; given back by release_scratch().
+  ExchangeScratch& s() {
+    if (scratch_ == nullptr) borrow_scratch();
+    return *scratch_;
+  }
+  void borrow_scratch();
+  void release_scratch();
+  ExchangeScratch* scratch_ = nullptr;
 
   friend class Downstream;
 };

@@ -63,9 +63,10 @@ void Upstream::attach(Exchange* owner) {
 void Upstream::write(const uv_buf_t* bufs, unsigned n) {
   writing_ = true;
   wreq_.data = this;
-  int r = w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &wreq_, bufs, n, &Upstream::on_write,
-                   [](void* self) { Upstream::on_write(&static_cast<Upstream*>(self)->wreq_, 0); },
-                   this);
+  int r = w_.write(
+      reinterpret_cast<uv_stream_t*>(&tcp_), &wreq_, bufs, n, &Upstream::on_write,
+      [](void* self, int status) { Upstream::on_write(&static_cast<Upstream*>(self)->wreq_, status); },
+      this, this);
   if (r < 0) {
     writing_ = false;
     if (owner_ != nullptr) owner_->on_upstream_written(r);
@@ -171,9 +172,9 @@ void Upstream::close() {
   if (closing_) return;
   closing_ = true;
   owner_ = nullptr;
-  if (writing_) w_.cancel_written(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Upstream::on_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Upstream::on_closed);
+  w_.cancel_written(this);
 }
 
 void Upstream::on_closed(uv_handle_t* h) {

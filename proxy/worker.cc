@@ -39,7 +39,9 @@ Worker::Worker(Server& server, unsigned id, std::shared_ptr<const Snapshot> snap
   for (uint64_t& r : rng_) r = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ id;
 }
 
-Worker::~Worker() = default;
+Worker::~Worker() {
+  for (ExchangeScratch* s : scratch_free_) delete s;
+}
 
 void Worker::start() {
   thread_ = std::thread([this] { run(); });
@@ -246,6 +248,32 @@ void Worker::on_resume_timer(uv_timer_t* t) {
   }
 }
 
+ExchangeScratch* Worker::take_scratch() {
+  if (scratch_free_.empty()) {
+    auto* s = new ExchangeScratch;
+    // The sizes an ordinary request and response need: no regrowth later.
+    s->iov.reserve(8);
+    s->slices.reserve(8);
+    s->up_head.reserve(1024);
+    s->resp_head.reserve(1024);
+    return s;
+  }
+  ExchangeScratch* s = scratch_free_.back();
+  scratch_free_.pop_back();
+  return s;
+}
+
+void Worker::give_scratch(ExchangeScratch* s) {
+  constexpr size_t kMaxFree = 4096;
+  // One that grew for a huge head goes back to the allocator.
+  if (scratch_free_.size() >= kMaxFree || s->up_head.capacity() > 64 * 1024 ||
+      s->resp_head.capacity() > 64 * 1024) {
+    delete s;
+    return;
+  }
+  scratch_free_.push_back(s);
+}
+
 void Worker::wake_idle() {
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&idle_))) {
     uv_idle_start(&idle_, &Worker::on_idle);
@@ -260,7 +288,7 @@ void Worker::defer_pump(Downstream* d) {
 }
 
 int Worker::write(uv_stream_t* s, uv_write_t* req, const uv_buf_t* bufs, unsigned n,
-                  uv_write_cb cb, WrittenFn fn, void* obj) {
+                  uv_write_cb cb, WrittenFn fn, void* obj, void* owner) {
   int r = uv_try_write(s, bufs, n);
   if (r == UV_EAGAIN) r = 0;  // nothing went (or earlier writes are queued)
   if (r < 0) return r;
@@ -268,7 +296,7 @@ int Worker::write(uv_stream_t* s, uv_write_t* req, const uv_buf_t* bufs, unsigne
   unsigned i = 0;
   while (i < n && sent >= bufs[i].len) sent -= bufs[i++].len;
   if (i == n) {
-    written_.push_back({fn, obj});
+    written_.push_back({fn, obj, owner});
     wake_idle();
     return 1;
   }
@@ -287,13 +315,17 @@ int Worker::write(uv_stream_t* s, uv_write_t* req, const uv_buf_t* bufs, unsigne
   return r < 0 ? r : 0;
 }
 
-void Worker::cancel_written(void* obj) {
-  for (Written& w : written_) {
-    if (w.obj == obj) w.obj = nullptr;
+void Worker::cancel_written(void* owner) {
+  if (written_.empty() && running_.empty()) return;
+  std::vector<Written> due;
+  for (std::vector<Written>* q : {&written_, &running_}) {
+    for (Written& w : *q) {
+      if (w.owner != owner) continue;
+      due.push_back(w);
+      w.owner = nullptr;
+    }
   }
-  for (Written& w : running_) {
-    if (w.obj == obj) w.obj = nullptr;
-  }
+  for (const Written& w : due) w.fn(w.obj, UV_ECANCELED);
 }
 
 void Worker::cancel_pump(Downstream* d) {
@@ -308,7 +340,9 @@ void Worker::on_idle(uv_idle_t* h) {
   self->running_.swap(self->written_);
   for (size_t i = 0; i < self->running_.size(); ++i) {
     Written w = self->running_[i];
-    if (w.obj != nullptr) w.fn(w.obj);
+    if (w.owner == nullptr) continue;  // cancelled
+    self->running_[i].owner = nullptr;
+    w.fn(w.obj, 0);
   }
   self->running_.clear();
   std::vector<Downstream*> batch;

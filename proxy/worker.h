@@ -31,6 +31,7 @@ class Server;
 class Listener;
 class Downstream;
 class UpstreamPool;
+struct ExchangeScratch;
 
 struct ListenFd {
   int fd;
@@ -106,17 +107,24 @@ class Worker {
   void defer_pump(Downstream* d);
   void cancel_pump(Downstream* d);
 
+  // Exchange scratch (see exchange.h): a free list as deep as the most
+  // exchanges this worker ran at once, capped.
+  ExchangeScratch* take_scratch();
+  void give_scratch(ExchangeScratch* s);
+
   // Writes try the socket at once (uv_try_write): a write that goes out whole
-  // costs no write request and no epoll change. Its completion `fn(obj)` then
-  // runs from the idle phase, as libuv runs a write callback on the next
-  // turn, so no caller sees its write complete inside its own call. The
-  // rest of a partial write is queued with uv_write(req, ..., cb) as usual.
+  // costs no write request and no epoll change. Its completion `fn(obj, 0)`
+  // then runs from the idle phase, as libuv runs a write callback on the next
+  // turn, so no caller sees its write complete inside its own call. The rest
+  // of a partial write is queued with uv_write(req, ..., cb) as usual.
   // Returns 1 (sent whole, fn deferred), 0 (queued, cb follows) or a libuv
-  // error (nothing happens). `obj` calls cancel_written(obj) before it dies.
-  using WrittenFn = void (*)(void* obj);
+  // error (nothing happens). `owner` (the connection) calls
+  // cancel_written(owner) once its handle is closing: completions still due
+  // run at once with UV_ECANCELED, as libuv does for queued writes.
+  using WrittenFn = void (*)(void* obj, int status);
   int write(uv_stream_t* s, uv_write_t* req, const uv_buf_t* bufs, unsigned n, uv_write_cb cb,
-            WrittenFn fn, void* obj);
-  void cancel_written(void* obj);
+            WrittenFn fn, void* obj, void* owner);
+  void cancel_written(void* owner);
 
  private:
   static void on_idle(uv_idle_t* h);
@@ -142,9 +150,11 @@ class Worker {
   uv_timer_t drain_timer_{};
   uv_idle_t idle_{};
   std::vector<Downstream*> deferred_;
+  std::vector<ExchangeScratch*> scratch_free_;
   struct Written {
     WrittenFn fn;
-    void* obj;  // null: cancelled
+    void* obj;
+    void* owner;  // null: done (cancelled)
   };
   std::vector<Written> written_;  // queued this turn
   std::vector<Written> running_;  // being run by on_idle

@@ -10,9 +10,10 @@
 //   node scripts/side-by-side.js scale [--duration 10s] [--sluice ...]
 //
 // rss: opens N client connections, sends one request on each and keeps them
-//   open and idle, then reads the proxy's resident set size from
-//   /proc/PID/status. Memory per connection = (RSS with N idle connections -
-//   RSS after a one-connection warm-up) / N.
+//   open and idle, reading the proxy's resident set size from
+//   /proc/PID/status with N/10 open and with N open. Memory per connection =
+//   (RSS(N) - RSS(N/10)) / (0.9 N): the marginal cost of one more idle
+//   connection, with every proxy's buffer pools already at working size.
 // p99: sluice-bench (next to the sluice binary) offers the same fixed rate
 //   to each proxy (open loop, 50 connections) and reports its percentiles.
 // scale: sluice alone with workers = 1, then 2; wrk -t2 -c100 for the
@@ -115,14 +116,18 @@ async function measureP99(name, port) {
 }
 
 async function measureRss(name, port, pid) {
-  const warm = await openIdle(port, 1);
-  await sleep(300);
+  // The marginal cost: RSS with a tenth of the connections open (buffer pools
+  // and caches at their working size), then with all of them; the difference
+  // over the extra connections is what one more idle connection costs.
+  const first = Math.floor(CONNS / 10);
+  const some = await openIdle(port, first);
+  await sleep(500);
   const base = rssKiB(pid);
-  const socks = await openIdle(port, CONNS);
+  const rest = await openIdle(port, CONNS - first);
   await sleep(1000);
   const full = rssKiB(pid);
-  for (const s of socks.concat(warm)) s.destroy();
-  const per = ((full - base) * 1024) / CONNS;
+  for (const s of some.concat(rest)) s.destroy();
+  const per = ((full - base) * 1024) / (CONNS - first);
   return { name, base_kib: base, with_conns_kib: full, bytes_per_conn: Math.round(per) };
 }
 
@@ -192,8 +197,8 @@ backend b
     if (args.includes('--json')) console.log(JSON.stringify(results));
     return;
   }
-  console.log(`idle keep-alive connections: ${CONNS} per proxy (RSS from /proc/PID/status)`);
-  console.log('proxy      base KiB   with conns KiB   bytes/conn   x nginx');
+  console.log(`idle keep-alive connections: ${CONNS} per proxy; bytes/conn = (RSS at ${CONNS} - RSS at ${Math.floor(CONNS / 10)}) / ${CONNS - Math.floor(CONNS / 10)}`);
+  console.log('proxy      KiB at N/10   KiB at N   bytes/conn   x nginx');
   const ng = results.find((r) => r.name === 'nginx').bytes_per_conn;
   for (const r of results) {
     console.log(`${r.name.padEnd(10)} ${String(r.base_kib).padStart(8)}   ${String(r.with_conns_kib).padStart(14)}   ${String(r.bytes_per_conn).padStart(10)}   ${(r.bytes_per_conn / ng).toFixed(2)}`);

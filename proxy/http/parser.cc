@@ -79,7 +79,9 @@ const llhttp_settings_t* Parser::settings(Kind kind) {
 Parser::Parser(Kind kind) : kind_(kind) {
   llhttp_init(&llp_, kind == Kind::Request ? HTTP_REQUEST : HTTP_RESPONSE, settings(kind));
   llp_.data = this;
-  head_.headers.reserve(32);
+  // No reservation: the vector grows to the heads this connection sees and
+  // keeps that capacity (a curl-like request needs 4 slots, not 32: memory
+  // per idle keep-alive connection).
 }
 
 void Parser::begin_message(const char* base) {
