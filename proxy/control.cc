@@ -40,82 +40,6 @@ void append_real(std::string& out, double v) {
   out.append(buf, static_cast<size_t>(r.ptr - buf));
 }
 
-// Microseconds as seconds in plain decimal ("0.0025", "12.5", "3"), exact.
-void append_seconds(std::string& out, uint64_t us) {
-  append_num(out, us / 1000000);
-  uint64_t frac = us % 1000000;
-  if (frac == 0) return;
-  char digits[7];
-  for (int i = 5; i >= 0; --i) {
-    digits[i] = static_cast<char>('0' + frac % 10);
-    frac /= 10;
-  }
-  int n = 6;
-  while (digits[n - 1] == '0') --n;
-  out += '.';
-  out.append(digits, static_cast<size_t>(n));
-}
-
-// A Prometheus label value: backslash, double quote and newline escaped.
-void append_label(std::string& out, std::string_view v) {
-  for (char c : v) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-}
-
-void append_help(std::string& out, const char* name, const char* type, const char* help) {
-  out += "# HELP ";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE ";
-  out += name;
-  out += ' ';
-  out += type;
-  out += '\n';
-}
-
-// One histogram series: cumulative buckets from per-bucket counts, +Inf,
-// _sum and _count. `labels` is the inside of {} without a trailing comma.
-void append_histogram(std::string& out, const char* name, const std::string& labels,
-                      const uint64_t (&counts)[kPromBuckets], uint64_t sum_us) {
-  auto series = [&](const char* suffix, std::string_view extra) {
-    out += name;
-    out += suffix;
-    out += '{';
-    out += labels;
-    out += extra;
-    out += "} ";
-  };
-  uint64_t cum = 0;
-  for (size_t b = 0; b < kPromBuckets; ++b) {
-    cum += counts[b];
-    std::string le = ",le=\"";
-    if (b < std::size(kPromBoundsUs)) {
-      append_seconds(le, kPromBoundsUs[b]);
-    } else {
-      le += "+Inf";
-    }
-    le += '"';
-    series("_bucket", le);
-    append_num(out, cum);
-    out += '\n';
-  }
-  series("_sum", "");
-  append_seconds(out, sum_us);
-  out += '\n';
-  series("_count", "");
-  append_num(out, cum);
-  out += '\n';
-}
-
 void append_key(std::string& out, std::string_view k) {
   observe::append_json_string(out, k);
   out.push_back(':');
@@ -376,6 +300,23 @@ Control::Totals Control::read_totals(StatsBlock& block, size_t route, uint32_t s
   return cur;
 }
 
+void Control::Totals::add_growth(const Totals& cur, const Totals& seen) {
+  requests += cur.requests - seen.requests;
+  errors_5xx += cur.errors_5xx - seen.errors_5xx;
+  connect_failures += cur.connect_failures - seen.connect_failures;
+  timeouts += cur.timeouts - seen.timeouts;
+  for (int k = 0; k < 6; ++k) by_class[k] += cur.by_class[k] - seen.by_class[k];
+  for (size_t b = 0; b < latency.size() && b < cur.latency.size(); ++b) {
+    latency[b] += cur.latency[b] - seen.latency[b];
+  }
+  for (size_t b = 0; b < kPromBuckets; ++b) {
+    duration[b] += cur.duration[b] - seen.duration[b];
+    upstream[b] += cur.upstream[b] - seen.upstream[b];
+  }
+  duration_sum_us += cur.duration_sum_us - seen.duration_sum_us;
+  upstream_sum_us += cur.upstream_sum_us - seen.upstream_sum_us;
+}
+
 // Adds what `cur` has beyond `seen` to the pool's window and totals.
 void Control::apply(PoolRt& p, Totals& seen, Totals cur, routing::MonoTime now) {
   if (cur.requests == seen.requests) return;
@@ -388,19 +329,8 @@ void Control::apply(PoolRt& p, Totals& seen, Totals cur, routing::MonoTime now) 
   for (size_t b = 0; b < cur.latency.size(); ++b) {
     uint64_t d = cur.latency[b] - seen.latency[b];
     if (d != 0) delta.latency.record_us(routing::LatencyHistogram::bucket_low(b), d);
-    p.cumulative.latency[b] += d;
   }
-  p.cumulative.requests += delta.requests;
-  p.cumulative.errors_5xx += delta.errors_5xx;
-  p.cumulative.connect_failures += delta.connect_failures;
-  p.cumulative.timeouts += delta.timeouts;
-  for (int k = 0; k < 6; ++k) p.cumulative.by_class[k] += cur.by_class[k] - seen.by_class[k];
-  for (size_t b = 0; b < kPromBuckets; ++b) {
-    p.cumulative.duration[b] += cur.duration[b] - seen.duration[b];
-    p.cumulative.upstream[b] += cur.upstream[b] - seen.upstream[b];
-  }
-  p.cumulative.duration_sum_us += cur.duration_sum_us - seen.duration_sum_us;
-  p.cumulative.upstream_sum_us += cur.upstream_sum_us - seen.upstream_sum_us;
+  p.cumulative.add_growth(cur, seen);
   p.window.add(now, delta);
   seen = std::move(cur);
 }
@@ -757,7 +687,7 @@ bool Control::apply_config(const config::LoadResult& res, bool dry_run, std::str
   if (dry_run) return true;
   // New listen addresses are bound first: a port in use refuses the reload
   // before anything has changed.
-  std::shared_ptr<const ListenerPlan> listeners = server_.prepare_listeners(*res.config, &err);
+  std::shared_ptr<const ListenerPlan> listeners = server_.prepare_listeners(*cfg_, *res.config, &err);
   if (!listeners) {
     *errors = err;
     ++reloads_failed_;
@@ -1044,207 +974,6 @@ std::string Control::status_json(bool with_series) {
   }
   o += "]}";
   return o;
-}
-
-admin::Reply Control::metrics() {
-  collect();
-  std::string o;
-  o.reserve(4096);
-  auto labels = [&](const RouteRt& r, const PoolRt& p) {
-    o += "{route=\"";
-    o += r.name;
-    o += "\",pool=\"";
-    o += p.name;
-    o += "\"";
-  };
-  o += "# HELP sluice_requests_total Proxied requests by route, pool and status class.\n";
-  o += "# TYPE sluice_requests_total counter\n";
-  static const char* kClass[6] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
-  for (const RouteRt& r : routes_) {
-    for (const PoolRt& p : r.pools) {
-      for (int k = 1; k < 6; ++k) {
-        o += "sluice_requests_total";
-        labels(r, p);
-        o += ",code_class=\"";
-        o += kClass[k];
-        o += "\"} ";
-        append_num(o, p.cumulative.by_class[k]);
-        o += "\n";
-      }
-    }
-  }
-  o += "# HELP sluice_upstream_errors_total Upstream failures counted against a pool.\n";
-  o += "# TYPE sluice_upstream_errors_total counter\n";
-  for (const RouteRt& r : routes_) {
-    for (const PoolRt& p : r.pools) {
-      const std::pair<const char*, uint64_t> kinds[] = {
-          {"5xx", p.cumulative.errors_5xx},
-          {"connect", p.cumulative.connect_failures},
-          {"timeout", p.cumulative.timeouts}};
-      for (const auto& [kind, v] : kinds) {
-        o += "sluice_upstream_errors_total";
-        labels(r, p);
-        o += ",kind=\"";
-        o += kind;
-        o += "\"} ";
-        append_num(o, v);
-        o += "\n";
-      }
-    }
-  }
-  o += "# HELP sluice_route_weight Effective weight of each pool of a route.\n";
-  o += "# TYPE sluice_route_weight gauge\n";
-  for (const RouteRt& r : routes_) {
-    for (size_t i = 0; i < r.pools.size(); ++i) {
-      o += "sluice_route_weight";
-      labels(r, r.pools[i]);
-      o += "} ";
-      append_num(o, r.state.weights[i]);
-      o += "\n";
-    }
-  }
-  o += "# HELP sluice_rollbacks_total Rollbacks of a pool (automatic and manual).\n";
-  o += "# TYPE sluice_rollbacks_total counter\n";
-  for (const RouteRt& r : routes_) {
-    for (const PoolRt& p : r.pools) {
-      o += "sluice_rollbacks_total";
-      labels(r, p);
-      o += "} ";
-      append_num(o, p.rollbacks);
-      o += "\n";
-    }
-  }
-  o += "# HELP sluice_upstream_server_healthy 1 when a server passes its health checks.\n";
-  o += "# TYPE sluice_upstream_server_healthy gauge\n";
-  for (uint32_t pi = 0; pi < snap_->pools.size(); ++pi) {
-    const PoolRuntime& p = snap_->pools[pi];
-    for (uint32_t si = 0; si < p.servers.size(); ++si) {
-      o += "sluice_upstream_server_healthy{pool=\"";
-      o += p.name;
-      o += "\",server=\"";
-      o += p.servers[si].text;
-      o += "\"} ";
-      o += snap_->health->healthy(pi, si) ? "1\n" : "0\n";
-    }
-  }
-  o += "# HELP sluice_connections Client connections.\n";
-  o += "# TYPE sluice_connections gauge\n";
-  uint64_t active = server_.active_connections();
-  uint64_t idle = server_.idle_connections();
-  o += "sluice_connections{state=\"active\"} ";
-  append_num(o, active >= idle ? active - idle : 0);
-  o += "\nsluice_connections{state=\"idle\"} ";
-  append_num(o, idle);
-  o += "\n# HELP sluice_config_reloads_total Configuration reloads.\n";
-  o += "# TYPE sluice_config_reloads_total counter\n";
-  o += "sluice_config_reloads_total{result=\"success\"} ";
-  append_num(o, reloads_ok_);
-  o += "\nsluice_config_reloads_total{result=\"failure\"} ";
-  append_num(o, reloads_failed_);
-  o += "\n";
-  append_operational_metrics(o);
-  dns_->append_metrics(o);
-  return admin::Reply{200, o, "text/plain; version=0.0.4; charset=utf-8"};
-}
-
-// Latency histograms, upstream connections, TLS, certificates, rollouts and
-// passive ejections: the operational half of /metrics.
-void Control::append_operational_metrics(std::string& o) {
-  std::string labels;
-  auto route_pool = [&](const RouteRt& r, const PoolRt& p) {
-    labels = "route=\"";
-    append_label(labels, r.name);
-    labels += "\",pool=\"";
-    append_label(labels, p.name);
-    labels += '"';
-    return labels;
-  };
-  struct Hist {
-    const char* name;
-    const char* help;
-    uint64_t Totals::*sum;
-    const uint64_t (Totals::*counts)[kPromBuckets];
-  };
-  const Hist hists[] = {
-      {"sluice_request_duration_seconds",
-       "Time from a request's first byte to its response's last byte.",
-       &Totals::duration_sum_us, &Totals::duration},
-      {"sluice_upstream_response_seconds",
-       "Time from connecting to (or reusing) an upstream to its response head.",
-       &Totals::upstream_sum_us, &Totals::upstream},
-  };
-  for (const Hist& h : hists) {
-    append_help(o, h.name, "histogram", h.help);
-    for (const RouteRt& r : routes_) {
-      for (const PoolRt& p : r.pools) {
-        append_histogram(o, h.name, route_pool(r, p), p.cumulative.*h.counts, p.cumulative.*h.sum);
-      }
-    }
-  }
-
-  uint64_t up_open = 0, up_idle = 0;
-  server_.upstream_connections(&up_open, &up_idle);
-  append_help(o, "sluice_upstream_connections", "gauge",
-              "Upstream connections: active (connecting or carrying a request) and idle.");
-  o += "sluice_upstream_connections{state=\"active\"} ";
-  append_num(o, up_open >= up_idle ? up_open - up_idle : 0);
-  o += "\nsluice_upstream_connections{state=\"idle\"} ";
-  append_num(o, up_idle);
-  o += '\n';
-
-  const tls::HandshakeCounters& hs = *tls_shared_.counters;
-  append_help(o, "sluice_tls_handshakes_total", "counter",
-              "TLS handshakes by result: full, resumed (ticket or session id), failed.");
-  const std::pair<const char*, uint64_t> results[] = {
-      {"full", hs.full.load(std::memory_order_relaxed)},
-      {"resumed", hs.resumed.load(std::memory_order_relaxed)},
-      {"failed", hs.failed.load(std::memory_order_relaxed)}};
-  for (const auto& [name, v] : results) {
-    o += "sluice_tls_handshakes_total{result=\"";
-    o += name;
-    o += "\"} ";
-    append_num(o, v);
-    o += '\n';
-  }
-  if (snap_->tls) {
-    append_help(o, "sluice_certificate_expiry_timestamp_seconds", "gauge",
-                "notAfter of each served certificate, seconds since the epoch.");
-    for (size_t i = 0; i < snap_->tls->certificate_count(); ++i) {
-      const tls::LoadedCertificate& c = snap_->tls->certificate(i);
-      o += "sluice_certificate_expiry_timestamp_seconds{cert=\"";
-      append_label(o, c.files.cert_path);
-      o += "\",name=\"";
-      append_label(o, c.names.empty() ? std::string_view() : std::string_view(c.names.front()));
-      o += "\"} ";
-      append_num(o, static_cast<uint64_t>(c.not_after > 0 ? c.not_after : 0));
-      o += '\n';
-    }
-  }
-
-  append_help(o, "sluice_rollout_step", "gauge",
-              "Current rollout step (1-based) of routes with [route.rollout]; 0 when the "
-              "rollout was aborted or taken over by an operator.");
-  for (const RouteRt& r : routes_) {
-    if (!r.policy.rollout) continue;
-    uint64_t step = 0;
-    if (r.state.rollout && r.state.rollout->status != routing::RolloutStatus::kAborted) {
-      step = r.state.rollout->step + 1;
-    }
-    o += "sluice_rollout_step{route=\"";
-    append_label(o, r.name);
-    o += "\"} ";
-    append_num(o, step);
-    o += '\n';
-  }
-
-  append_help(o, "sluice_upstream_ejections_total", "counter",
-              "Servers taken out of rotation, by cause: active health checks or "
-              "consecutive live-traffic failures (passive).");
-  o += "sluice_upstream_ejections_total{cause=\"active\"} ";
-  append_num(o, health_.ejections_active());
-  o += "\nsluice_upstream_ejections_total{cause=\"passive\"} ";
-  append_num(o, health_.ejections_passive());
-  o += '\n';
 }
 
 }  // namespace sluice

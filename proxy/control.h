@@ -71,6 +71,8 @@ class Control : public admin::ControlApi {
     std::vector<uint64_t> latency;  // per histogram bucket
     uint64_t duration[kPromBuckets] = {}, duration_sum_us = 0;
     uint64_t upstream[kPromBuckets] = {}, upstream_sum_us = 0;
+    // += cur - seen, field by field (every field is a counter that only grows).
+    void add_growth(const Totals& cur, const Totals& seen);
   };
   // One sample per second of a pool's traffic, the last kSeriesLen kept.
   struct Sample {
@@ -117,7 +119,6 @@ class Control : public admin::ControlApi {
   void publish();
   void persist();
   std::string state_path() const;
-  void append_operational_metrics(std::string& o);
   void log_rollbacks(const RouteRt& r, const std::vector<routing::RollbackRecord>& recs);
   void sample(routing::MonoTime now);
   void remember(const RouteRt& r, routing::WallTime at, std::string_view pool,

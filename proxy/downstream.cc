@@ -338,10 +338,8 @@ void Downstream::write(const uv_buf_t* bufs, unsigned n) {
     return;
   }
   wreq_.data = this;
-  int r = w_.write(
-      reinterpret_cast<uv_stream_t*>(&tcp_), &wreq_, bufs, n, &Downstream::on_write,
-      [](void* self, int status) { static_cast<Downstream*>(self)->after_write(status); }, this,
-      this);
+  int r = w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &wreq_, bufs, n, &Downstream::on_write,
+                   this);
   if (r < 0) {
     writing_ = false;
     abort();

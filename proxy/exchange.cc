@@ -238,6 +238,7 @@ void Exchange::begin_sending() {
 
 void Exchange::append_body_iov(std::vector<http::Slice>& slices, bool chunked, bool last,
                                int side) {
+  ExchangeScratch& sc = s();
   if (chunked) {
     uint64_t total = 0;
     for (const http::Slice& sl : slices) total += sl.len;
@@ -246,17 +247,17 @@ void Exchange::append_body_iov(std::vector<http::Slice>& slices, bool chunked, b
       auto r = std::to_chars(hdr, hdr + 20, total, 16);
       r.ptr[0] = '\r';
       r.ptr[1] = '\n';
-      s().iov.push_back(uv_buf_init(hdr, static_cast<unsigned>(r.ptr + 2 - hdr)));
+      sc.iov.push_back(uv_buf_init(hdr, static_cast<unsigned>(r.ptr + 2 - hdr)));
     }
     for (const http::Slice& sl : slices) {
-      s().iov.push_back(uv_buf_init(const_cast<char*>(sl.data), static_cast<unsigned>(sl.len)));
+      sc.iov.push_back(uv_buf_init(const_cast<char*>(sl.data), static_cast<unsigned>(sl.len)));
     }
-    if (total > 0) s().iov.push_back(uv_buf_init(const_cast<char*>(kCrLf), 2));
-    if (last) s().iov.push_back(uv_buf_init(const_cast<char*>(kLastChunk), 5));
+    if (total > 0) sc.iov.push_back(uv_buf_init(const_cast<char*>(kCrLf), 2));
+    if (last) sc.iov.push_back(uv_buf_init(const_cast<char*>(kLastChunk), 5));
     return;
   }
   for (const http::Slice& sl : slices) {
-    s().iov.push_back(uv_buf_init(const_cast<char*>(sl.data), static_cast<unsigned>(sl.len)));
+    sc.iov.push_back(uv_buf_init(const_cast<char*>(sl.data), static_cast<unsigned>(sl.len)));
   }
 }
 
@@ -265,17 +266,18 @@ void Exchange::forward_request() {
       phase_ == Phase::Tunnel) {
     return;
   }
-  s().iov.clear();
-  s().slices.clear();
+  ExchangeScratch& sc = s();
+  sc.iov.clear();
+  sc.slices.clear();
   if (!head_sent_up_) {
-    s().iov.push_back(uv_buf_init(s().up_head.data(), static_cast<unsigned>(s().up_head.size())));
+    sc.iov.push_back(uv_buf_init(sc.up_head.data(), static_cast<unsigned>(sc.up_head.size())));
   }
   if (!req_done_) {
     Buffer& in = d_.in();
     bool last = false;
     if (in.unread() > 0) {
       http::Parser& p = d_.parser();
-      http::Parser::Result r = p.execute(in.data + in.pos, in.unread(), &s().slices);
+      http::Parser::Result r = p.execute(in.data + in.pos, in.unread(), &sc.slices);
       in.pos += static_cast<uint32_t>(r.consumed);
       if (r.event == http::Parser::Event::Error) {
         client_bad_body();
@@ -290,20 +292,20 @@ void Exchange::forward_request() {
         last = true;
       }
     }
-    append_body_iov(s().slices, req_chunked_, last, 0);
+    append_body_iov(sc.slices, req_chunked_, last, 0);
   }
-  if (s().iov.empty()) {
+  if (sc.iov.empty()) {
     if (!req_done_) {
       d_.want_read();
       d_.arm_body_timer();
     }
     return;
   }
-  if (!s().slices.empty()) req_sent_any_body_ = true;
+  if (!sc.slices.empty()) req_sent_any_body_ = true;
   head_sent_up_ = true;
   up_writing_ = true;
   if (!req_done_) d_.arm_body_timer();
-  up_->write(s().iov.data(), static_cast<unsigned>(s().iov.size()));
+  up_->write(sc.iov.data(), static_cast<unsigned>(sc.iov.size()));
 }
 
 void Exchange::on_upstream_written(int status) {
@@ -425,11 +427,12 @@ void Exchange::build_response_head() {
 
 void Exchange::forward_response() {
   if (up_ == nullptr || d_.write_pending() || local_response_) return;
+  ExchangeScratch& sc = s();
   Upstream& u = *up_;
   Buffer& in = u.in();
   http::Parser& p = u.parser();
-  s().iov.clear();
-  s().slices.clear();
+  sc.iov.clear();
+  sc.slices.clear();
   bool last = false;
   bool head_now = false;
   while (!resp_done_ && in.unread() > 0) {
@@ -437,7 +440,7 @@ void Exchange::forward_response() {
       p.begin_message(in.data + in.pos);
       resp_begun_ = true;
     }
-    http::Parser::Result r = p.execute(in.data + in.pos, in.unread(), &s().slices);
+    http::Parser::Result r = p.execute(in.data + in.pos, in.unread(), &sc.slices);
     in.pos += static_cast<uint32_t>(r.consumed);
     if (r.event == http::Parser::Event::Error) {
       upstream_failed(p.error_reason(), false);
@@ -453,7 +456,7 @@ void Exchange::forward_response() {
       if (informational) {  // 100 / 103: not forwarded; the real response follows
         p.resume();
         resp_begun_ = false;
-        s().slices.clear();
+        sc.slices.clear();
         continue;
       }
       resp_done_ = true;
@@ -472,15 +475,15 @@ void Exchange::forward_response() {
     }
   }
   if (head_now) {
-    s().iov.push_back(uv_buf_init(s().resp_head.data(), static_cast<unsigned>(s().resp_head.size())));
+    sc.iov.push_back(uv_buf_init(sc.resp_head.data(), static_cast<unsigned>(sc.resp_head.size())));
     resp_head_sent_ = true;
     phase_ = Phase::Responding;
   }
   if (resp_head_sent_) {
-    for (const http::Slice& sl : s().slices) bytes_out_ += sl.len;
-    append_body_iov(s().slices, framing_ == http::Framing::Chunked, last, 1);
+    for (const http::Slice& sl : sc.slices) bytes_out_ += sl.len;
+    append_body_iov(sc.slices, framing_ == http::Framing::Chunked, last, 1);
   }
-  if (s().iov.empty()) {
+  if (sc.iov.empty()) {
     if (resp_done_ && resp_head_sent_) {
       on_client_written();
     } else {
@@ -493,7 +496,7 @@ void Exchange::forward_response() {
   } else {
     u.read_stop();  // backpressure: nothing more from upstream until the client took this
   }
-  d_.write(s().iov.data(), static_cast<unsigned>(s().iov.size()));
+  d_.write(sc.iov.data(), static_cast<unsigned>(sc.iov.size()));
 }
 
 void Exchange::on_client_written() {

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "proxy/dns.h"
 #include "proxy/downstream.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
@@ -16,29 +17,15 @@
 namespace sluice {
 
 int open_listen_socket(const config::Listener& l, std::string* error) {
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  int family = AF_INET;
-  if (l.addr.ipv6 || l.addr.host.find(':') != std::string::npos) {
-    family = AF_INET6;
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(l.addr.port);
-    if (inet_pton(AF_INET6, l.addr.host.c_str(), &a->sin6_addr) != 1) {
-      *error = "listen " + l.listen + ": not an IPv6 address";
-      return -1;
-    }
-    len = sizeof(sockaddr_in6);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(l.addr.port);
-    if (inet_pton(AF_INET, l.addr.host.c_str(), &a->sin_addr) != 1) {
-      *error = "listen " + l.listen + ": not an IPv4 address";
-      return -1;
-    }
-    len = sizeof(sockaddr_in);
+  const bool v6 = l.addr.ipv6 || l.addr.host.find(':') != std::string::npos;
+  const int family = v6 ? AF_INET6 : AF_INET;
+  dns::Address ip;
+  if (!dns::parse_ip(l.addr.host, &ip) || ip.family != family) {
+    *error = "listen " + l.listen + (v6 ? ": not an IPv6 address" : ": not an IPv4 address");
+    return -1;
   }
+  const sockaddr_storage ss = dns::to_sockaddr(ip, l.addr.port);
+  const socklen_t len = v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     *error = "listen " + l.listen + ": socket: " + std::strerror(errno);
@@ -48,7 +35,7 @@ int open_listen_socket(const config::Listener& l, std::string* error) {
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, 4096) != 0) {
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0 || ::listen(fd, 4096) != 0) {
     *error = "listen " + l.listen + ": " + std::strerror(errno);
     ::close(fd);
     return -1;
@@ -56,8 +43,8 @@ int open_listen_socket(const config::Listener& l, std::string* error) {
   return fd;
 }
 
-Listener::Listener(Worker& w, int fd, config::Listener cfg)
-    : w_(w), fd_(fd), cfg_(std::move(cfg)) {
+Listener::Listener(Worker& w, int fd, uint32_t index, config::Listener cfg)
+    : w_(w), fd_(fd), index_(index), cfg_(std::move(cfg)) {
   uv_poll_init_socket(w_.loop(), &poll_, fd_);
   poll_.data = this;
   handle_open_ = true;

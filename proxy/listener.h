@@ -21,9 +21,10 @@ int open_listen_socket(const config::Listener& l, std::string* error);
 
 class Listener {
  public:
-  // `cfg`: the [[listener]] entry this socket serves (a copy: it outlives
-  // reloads that drop the entry, for the connections still open on it).
-  Listener(Worker& w, int fd, config::Listener cfg);
+  // `cfg`: the [[listener]] entry this socket serves, at `index` in the
+  // config's list (a copy: it outlives reloads that drop the entry, for the
+  // connections still open on it).
+  Listener(Worker& w, int fd, uint32_t index, config::Listener cfg);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -33,9 +34,14 @@ class Listener {
   void resume();
   void close();  // stop polling and close the socket: new connections are refused
   bool closed() const { return closed_; }
-  // The entry's settings (tls, redirect_https, ...) as of the latest reload.
+  // The entry's settings (tls, redirect_https, ...) and position in the
+  // config as of the latest reload.
   const config::Listener& config() const { return cfg_; }
-  void reconfigure(config::Listener cfg) { cfg_ = std::move(cfg); }
+  uint32_t index() const { return index_; }
+  void reconfigure(uint32_t index, config::Listener cfg) {
+    index_ = index;
+    cfg_ = std::move(cfg);
+  }
 
  private:
   static void on_readable(uv_poll_t* p, int status, int events);
@@ -44,6 +50,7 @@ class Listener {
 
   Worker& w_;
   int fd_;
+  uint32_t index_;
   config::Listener cfg_;
   uv_poll_t poll_{};
   bool polling_ = false;

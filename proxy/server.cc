@@ -103,7 +103,6 @@ int Server::run() {
   uv_signal_start(&sigint_, &Server::on_signal, SIGINT);
   uv_signal_start(&sighup_, &Server::on_signal, SIGHUP);
 
-  listeners_ = cfg_->listeners;
   for (unsigned w = 0; w < nworkers; ++w) {
     workers_.push_back(std::make_unique<Worker>(*this, w, control_->snapshot(),
                                                 control_->weights(), std::move(fds[w])));
@@ -219,7 +218,6 @@ void Server::publish_snapshot(std::shared_ptr<const Snapshot> s,
 void Server::publish_snapshot(std::shared_ptr<const Snapshot> s,
                               std::shared_ptr<const RouteWeights> w,
                               std::shared_ptr<const ListenerPlan> plan) {
-  listeners_ = plan->next;
   for (auto& wk : workers_) {
     Worker* wp = wk.get();
     wp->post([wp, s, w, plan] {
@@ -229,11 +227,13 @@ void Server::publish_snapshot(std::shared_ptr<const Snapshot> s,
   }
 }
 
-std::shared_ptr<const ListenerPlan> Server::prepare_listeners(const config::Config& next,
+std::shared_ptr<const ListenerPlan> Server::prepare_listeners(const config::Config& current,
+                                                              const config::Config& next,
                                                               std::string* error) {
+  const std::vector<config::Listener>& now = current.listeners;
   auto plan = std::make_shared<ListenerPlan>();
   plan->next = next.listeners;
-  plan->old_to_new.assign(listeners_.size(), -1);
+  plan->old_to_new.assign(now.size(), -1);
   plan->added.resize(workers_.size());
   auto same_addr = [](const config::Listener& a, const config::Listener& b) {
     return a.addr.host == b.addr.host && a.addr.port == b.addr.port;
@@ -241,8 +241,8 @@ std::shared_ptr<const ListenerPlan> Server::prepare_listeners(const config::Conf
   for (uint32_t ni = 0; ni < next.listeners.size(); ++ni) {
     const config::Listener& l = next.listeners[ni];
     bool kept = false;
-    for (size_t oi = 0; oi < listeners_.size() && !kept; ++oi) {
-      if (plan->old_to_new[oi] < 0 && same_addr(listeners_[oi], l)) {
+    for (size_t oi = 0; oi < now.size() && !kept; ++oi) {
+      if (plan->old_to_new[oi] < 0 && same_addr(now[oi], l)) {
         plan->old_to_new[oi] = static_cast<int>(ni);
         kept = true;
       }

@@ -52,11 +52,12 @@ class Server {
   // each worker in the same step as the snapshot.
   void publish_snapshot(std::shared_ptr<const Snapshot> s, std::shared_ptr<const RouteWeights> w,
                         std::shared_ptr<const ListenerPlan> plan);
-  // Compares `next` with the listeners in service and binds one socket per
-  // worker for each new address (matched by address; settings of a kept
-  // address are updated in place). False with *error when a bind fails:
+  // Compares `next` with `current` (the config in service) and binds one
+  // socket per worker for each new address (matched by address; settings of a
+  // kept address are updated in place). Null with *error when a bind fails:
   // nothing changed then, the caller refuses the reload.
-  std::shared_ptr<const ListenerPlan> prepare_listeners(const config::Config& next,
+  std::shared_ptr<const ListenerPlan> prepare_listeners(const config::Config& current,
+                                                        const config::Config& next,
                                                         std::string* error);
   // Called by a worker thread when its loop has ended.
   void worker_exited();
@@ -71,7 +72,6 @@ class Server {
   std::unique_ptr<Control> control_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<config::Listener> listeners_;  // the entries in service (main thread)
   observe::AccessSink access_sink_;
   std::atomic<uint32_t> active_{0};
   std::atomic<int64_t> idle_{0};

@@ -30,6 +30,13 @@ inline size_t prom_bucket(uint64_t us) {
   return i;
 }
 
+// A counter or gauge with one writing thread: a load and a store, no locked
+// instruction; readers on other threads see whole values. Deltas wrap, so a
+// gauge goes down by adding static_cast<uint64_t>(-n).
+inline void single_writer_add(std::atomic<uint64_t>& c, uint64_t n = 1) {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
 struct StatCell {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> errors_5xx{0};
@@ -45,9 +52,7 @@ struct StatCell {
   std::atomic<uint64_t> upstream[kPromBuckets]{};
   std::atomic<uint64_t> upstream_sum_us{0};
 
-  static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
-    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
+  static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) { single_writer_add(c, n); }
   // Worker thread only (the cell's owner).
   // `upstream_us` < 0: no upstream response.
   // `requests` is written last, with release: a reader that loads it with

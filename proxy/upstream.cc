@@ -63,10 +63,8 @@ void Upstream::attach(Exchange* owner) {
 void Upstream::write(const uv_buf_t* bufs, unsigned n) {
   writing_ = true;
   wreq_.data = this;
-  int r = w_.write(
-      reinterpret_cast<uv_stream_t*>(&tcp_), &wreq_, bufs, n, &Upstream::on_write,
-      [](void* self, int status) { Upstream::on_write(&static_cast<Upstream*>(self)->wreq_, status); },
-      this, this);
+  int r = w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &wreq_, bufs, n, &Upstream::on_write,
+                   this);
   if (r < 0) {
     writing_ = false;
     if (owner_ != nullptr) owner_->on_upstream_written(r);

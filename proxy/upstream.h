@@ -17,6 +17,7 @@
 
 #include "proxy/buffer.h"
 #include "proxy/http/parser.h"
+#include "proxy/stats.h"
 
 namespace sluice {
 
@@ -30,8 +31,7 @@ struct UpstreamGauges {
   std::atomic<uint64_t> open{0};  // connecting, busy or idle
   std::atomic<uint64_t> idle{0};  // in the keep-alive pool
   static void add(std::atomic<uint64_t>& g, int64_t d) {
-    g.store(g.load(std::memory_order_relaxed) + static_cast<uint64_t>(d),
-            std::memory_order_relaxed);
+    single_writer_add(g, static_cast<uint64_t>(d));
   }
 };
 struct Snapshot;

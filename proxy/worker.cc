@@ -76,8 +76,8 @@ void Worker::run() {
   upstreams_ = std::make_unique<UpstreamPool>(*this);
   set_snapshot(snap_, weights_);
   for (const ListenFd& f : fds_) {
-    listeners_.push_back(std::make_unique<Listener>(*this, f.fd, snap_->config->listeners[f.listener]));
-    listener_index_.push_back(static_cast<int>(f.listener));
+    listeners_.push_back(
+        std::make_unique<Listener>(*this, f.fd, f.listener, snap_->config->listeners[f.listener]));
     listeners_.back()->start();
   }
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -288,7 +288,7 @@ void Worker::defer_pump(Downstream* d) {
 }
 
 int Worker::write(uv_stream_t* s, uv_write_t* req, const uv_buf_t* bufs, unsigned n,
-                  uv_write_cb cb, WrittenFn fn, void* obj, void* owner) {
+                  uv_write_cb cb, void* owner) {
   int r = uv_try_write(s, bufs, n);
   if (r == UV_EAGAIN) r = 0;  // nothing went (or earlier writes are queued)
   if (r < 0) return r;
@@ -296,7 +296,7 @@ int Worker::write(uv_stream_t* s, uv_write_t* req, const uv_buf_t* bufs, unsigne
   unsigned i = 0;
   while (i < n && sent >= bufs[i].len) sent -= bufs[i++].len;
   if (i == n) {
-    written_.push_back({fn, obj, owner});
+    written_.push_back({cb, req, owner});
     wake_idle();
     return 1;
   }
@@ -325,7 +325,7 @@ void Worker::cancel_written(void* owner) {
       w.owner = nullptr;
     }
   }
-  for (const Written& w : due) w.fn(w.obj, UV_ECANCELED);
+  for (const Written& w : due) w.cb(w.req, UV_ECANCELED);
 }
 
 void Worker::cancel_pump(Downstream* d) {
@@ -342,7 +342,7 @@ void Worker::on_idle(uv_idle_t* h) {
     Written w = self->running_[i];
     if (w.owner == nullptr) continue;  // cancelled
     self->running_[i].owner = nullptr;
-    w.fn(w.obj, 0);
+    w.cb(w.req, 0);
   }
   self->running_.clear();
   std::vector<Downstream*> batch;
@@ -366,15 +366,13 @@ bool ListenerPlan::changes() const {
 }
 
 void Worker::apply_listeners(const ListenerPlan& plan) {
-  for (size_t i = 0; i < listeners_.size(); ++i) {
-    int old = listener_index_[i];
-    if (old < 0) continue;
-    int now = static_cast<size_t>(old) < plan.old_to_new.size() ? plan.old_to_new[old] : -1;
-    listener_index_[i] = now;
+  for (auto& l : listeners_) {
+    if (l->closed()) continue;
+    int now = l->index() < plan.old_to_new.size() ? plan.old_to_new[l->index()] : -1;
     if (now < 0) {
-      listeners_[i]->close();  // the kernel refuses new connections; open ones go on
+      l->close();  // the kernel refuses new connections; open ones go on
     } else {
-      listeners_[i]->reconfigure(plan.next[now]);
+      l->reconfigure(static_cast<uint32_t>(now), plan.next[now]);
     }
   }
   if (id_ >= plan.added.size()) return;
@@ -383,8 +381,7 @@ void Worker::apply_listeners(const ListenerPlan& plan) {
       ::close(f.fd);
       continue;
     }
-    listeners_.push_back(std::make_unique<Listener>(*this, f.fd, plan.next[f.listener]));
-    listener_index_.push_back(static_cast<int>(f.listener));
+    listeners_.push_back(std::make_unique<Listener>(*this, f.fd, f.listener, plan.next[f.listener]));
     if (!paused_) listeners_.back()->start();
   }
 }

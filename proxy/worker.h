@@ -113,17 +113,17 @@ class Worker {
   void give_scratch(ExchangeScratch* s);
 
   // Writes try the socket at once (uv_try_write): a write that goes out whole
-  // costs no write request and no epoll change. Its completion `fn(obj, 0)`
+  // costs no write request and no epoll change. Its callback `cb(req, 0)`
   // then runs from the idle phase, as libuv runs a write callback on the next
   // turn, so no caller sees its write complete inside its own call. The rest
-  // of a partial write is queued with uv_write(req, ..., cb) as usual.
-  // Returns 1 (sent whole, fn deferred), 0 (queued, cb follows) or a libuv
-  // error (nothing happens). `owner` (the connection) calls
-  // cancel_written(owner) once its handle is closing: completions still due
-  // run at once with UV_ECANCELED, as libuv does for queued writes.
-  using WrittenFn = void (*)(void* obj, int status);
+  // of a partial write is queued with uv_write(req, ..., cb) as usual. Either
+  // way `cb` gets `req`, so req->data is the caller's. Returns 1 (sent whole,
+  // cb deferred), 0 (queued) or a libuv error (nothing happens). `owner` (the
+  // connection) calls cancel_written(owner) once its handle is closing:
+  // callbacks still due run at once with UV_ECANCELED, as libuv does for
+  // queued writes.
   int write(uv_stream_t* s, uv_write_t* req, const uv_buf_t* bufs, unsigned n, uv_write_cb cb,
-            WrittenFn fn, void* obj, void* owner);
+            void* owner);
   void cancel_written(void* owner);
 
  private:
@@ -142,7 +142,6 @@ class Worker {
   std::shared_ptr<const Snapshot> snap_;
   std::shared_ptr<const RouteWeights> weights_;
   std::vector<ListenFd> fds_;
-  std::vector<int> listener_index_;  // per listeners_ entry: config index, -1 = closed
   uv_loop_t loop_{};
   uv_async_t async_{};
   uv_check_t check_{};
@@ -152,8 +151,8 @@ class Worker {
   std::vector<Downstream*> deferred_;
   std::vector<ExchangeScratch*> scratch_free_;
   struct Written {
-    WrittenFn fn;
-    void* obj;
+    uv_write_cb cb;
+    uv_write_t* req;
     void* owner;  // null: done (cancelled)
   };
   std::vector<Written> written_;  // queued this turn
