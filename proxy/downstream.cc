@@ -29,16 +29,26 @@ void Downstream::accept(Worker& w, int fd, const Listener& listener,
 Downstream::Downstream(Worker& w, const Listener& listener) : w_(w), listener_(listener) {}
 
 Downstream::~Downstream() {
+  Timeouts::disarm(timeout_);
+  give_request();
   w_.buffers().release(in_);
   for (TlsWrite* t : tls_free_) delete t;
 }
 
+void Downstream::take_request() {
+  rq_ = w_.take_request();
+  rq_->ex.bind(this);
+}
+
+void Downstream::give_request() {
+  if (rq_ == nullptr) return;
+  w_.give_request(rq_);
+  rq_ = nullptr;
+}
+
 void Downstream::start(int fd, const sockaddr_storage& peer) {
   uv_tcp_init(w_.loop(), &tcp_);
-  uv_timer_init(w_.loop(), &timer_);
   tcp_.data = this;
-  timer_.data = this;
-  open_handles_ = 2;
   w_.server().connection_opened();
   counted_ = true;
   w_.add_conn(this);
@@ -77,18 +87,18 @@ void Downstream::start(int fd, const sockaddr_storage& peer) {
 bool Downstream::make_room() {
   if (in_.data == nullptr || in_.space() > 0) return true;
   // Drop consumed bytes unless a write still points at them.
-  if (state_ == State::Proxying && ex_.up_writing_) return false;
+  if (state_ == State::Proxying && rq_->ex.up_writing_) return false;
   uint32_t keep = state_ == State::ReadHead ? msg_start_ : in_.pos;
   if (keep > in_.pos) keep = in_.pos;
   in_.compact(keep);
   msg_start_ -= std::min(msg_start_, keep);
-  if (state_ == State::ReadHead && parser_.in_head()) parser_.rebase(in_.data + msg_start_);
+  if (state_ == State::ReadHead && in_head()) rq_->parser.rebase(in_.data + msg_start_);
   return in_.space() > 0;
 }
 
 void Downstream::want_read() {
   if (read_eof_) return;
-  if (state_ == State::Tunnel && ex_.up_writing_) return;
+  if (state_ == State::Tunnel && rq_->ex.up_writing_) return;
   if (tls_) {
     // Plaintext may be waiting inside the TLS session: decrypt it on the
     // next loop turn rather than from inside our caller.
@@ -161,7 +171,7 @@ void Downstream::on_eof(int status) {
       if (status != UV_EOF) {
         abort();
       } else {
-        ex_.on_client_eof();
+        rq_->ex.on_client_eof();
       }
       return;
   }
@@ -181,11 +191,11 @@ void Downstream::on_data() {
       parse_head();
       return;
     case State::Proxying:
-      ex_.on_client_data();
+      rq_->ex.on_client_data();
       if (in_.space() == 0) stop_read();
       return;
     case State::Tunnel:
-      ex_.tunnel_client_data();
+      rq_->ex.tunnel_client_data();
       return;
   }
 }
@@ -194,7 +204,7 @@ void Downstream::parse_head() {
   const config::Limits& lim = w_.snap().limits();
   for (;;) {
     if (in_.empty()) {
-      if (!parser_.in_head()) {
+      if (!in_head()) {
         in_.pos = in_.end = 0;
         msg_start_ = 0;
         release_buffer_if_idle();
@@ -203,29 +213,30 @@ void Downstream::parse_head() {
       want_read();
       return;
     }
-    if (!parser_.in_head()) {
+    http::Parser& parser = rq().parser;
+    if (!parser.in_head()) {
       // First byte of a new request: the header timeout starts now.
       set_idle(false);
       msg_start_ = in_.pos;
-      parser_.begin_message(in_.data + in_.pos);
+      parser.begin_message(in_.data + in_.pos);
       msg_begin_ms_ = w_.now_ms();
       if (timer_kind_ != kHeader) {
         arm_timer(static_cast<uint64_t>(lim.client_header_timeout.count()), kHeader);
       }
     }
-    http::Parser::Result r = parser_.execute(in_.data + in_.pos, in_.unread(), nullptr);
+    http::Parser::Result r = parser.execute(in_.data + in_.pos, in_.unread(), nullptr);
     in_.pos += static_cast<uint32_t>(r.consumed);
     switch (r.event) {
       case http::Parser::Event::Error:
-        respond_local(parser_.too_many_headers() ? 431 : 400, true, parser_.error_reason());
+        respond_local(parser.too_many_headers() ? 431 : 400, true, parser.error_reason());
         return;
       case http::Parser::Event::MessageComplete:
         // The end of the previous, bodiless request: go on with the next.
-        parser_.resume();
+        parser.resume();
         continue;
       case http::Parser::Event::NeedMore:
         if (in_.pos - msg_start_ > lim.max_header_bytes) {
-          if (!parser_.url_done()) {
+          if (!parser.url_done()) {
             respond_local(414, true, "request line too long");
           } else {
             respond_local(431, true, "request head too large");
@@ -236,7 +247,7 @@ void Downstream::parse_head() {
         return;
       case http::Parser::Event::HeadComplete:
         if (in_.pos - msg_start_ > lim.max_header_bytes) {
-          if (parser_.head().url.len > kMaxUri) {
+          if (parser.head().url.len > kMaxUri) {
             respond_local(414, true, "request line too long");
           } else {
             respond_local(431, true, "request head too large");
@@ -250,8 +261,8 @@ void Downstream::parse_head() {
 }
 
 void Downstream::on_head() {
-  const http::MessageHead& h = parser_.head();
-  const char* base = parser_.base();
+  const http::MessageHead& h = rq_->parser.head();
+  const char* base = rq_->parser.base();
   const Snapshot& snap = w_.snap();
   bool has_body = h.chunked || (h.has_content_length && h.content_length > 0);
 
@@ -308,7 +319,8 @@ void Downstream::on_head() {
     respond_local(404, has_body, "no route");
     return;
   }
-  std::string& cookie = ex_.s().set_cookie;
+  Exchange& ex = rq_->ex;
+  std::string& cookie = ex.s().set_cookie;
   cookie.clear();
   int slot = w_.choose_slot(static_cast<uint32_t>(route), h, base, client_ip_, tls(), &cookie);
   if (slot < 0) {
@@ -316,13 +328,13 @@ void Downstream::on_head() {
     return;
   }
   state_ = State::Proxying;
-  uv_timer_stop(&timer_);
+  Timeouts::disarm(timeout_);
   timer_kind_ = kNone;
-  ex_.start(static_cast<uint32_t>(route), static_cast<uint32_t>(slot));
-  if (state_ == State::Proxying && ex_.active() && !writing_ && has_body && expect_continue &&
+  ex.start(static_cast<uint32_t>(route), static_cast<uint32_t>(slot));
+  if (state_ == State::Proxying && ex.active() && !writing_ && has_body && expect_continue &&
       h.http_minor >= 1) {
     // Tell the client to go on; the upstream never sees the Expect header.
-    ex_.continue_pending_ = true;
+    ex.continue_pending_ = true;
     static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
     uv_buf_t b = uv_buf_init(const_cast<char*>(kContinue), sizeof kContinue - 1);
     write(&b, 1);
@@ -337,8 +349,9 @@ void Downstream::write(const uv_buf_t* bufs, unsigned n) {
     tls_write(bufs, n);
     return;
   }
-  wreq_.data = this;
-  int r = w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &wreq_, bufs, n, &Downstream::on_write,
+  uv_write_t& req = rq().wreq;
+  req.data = this;
+  int r = w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &req, bufs, n, &Downstream::on_write,
                    this);
   if (r < 0) {
     writing_ = false;
@@ -357,8 +370,8 @@ void Downstream::after_write(int status) {
     abort();
     return;
   }
-  if (ex_.active()) {
-    ex_.on_client_written();
+  if (ex_active()) {
+    rq_->ex.on_client_written();
     return;
   }
   // A local response went out.
@@ -366,7 +379,7 @@ void Downstream::after_write(int status) {
     start_closing();
     return;
   }
-  parser_.resume();
+  if (rq_ != nullptr) rq_->parser.resume();
   state_ = State::ReadHead;
   parse_head();
 }
@@ -379,28 +392,30 @@ void Downstream::respond_with(int status, bool close, std::string_view reason,
                               std::string_view content_type, std::string_view body,
                               std::string_view location) {
   stop_read();
-  uv_timer_stop(&timer_);
+  Timeouts::disarm(timeout_);
   timer_kind_ = kNone;
-  bool client_wants_close = parser_.head_done() && !parser_.head().keep_alive;
+  const http::Parser& parser = rq().parser;
+  std::string& out = rq_->out;
+  bool client_wants_close = parser.head_done() && !parser.head().keep_alive;
   close_after_write_ = close || drain_close_ || read_eof_ || client_wants_close;
   char rid[32];
   w_.new_request_id(rid);
-  bool head_method = parser_.head_done() && parser_.head().method == HTTP_HEAD;
-  out_.clear();
+  bool head_method = parser.head_done() && parser.head().method == HTTP_HEAD;
+  out.clear();
   http::ResponseContext ctx;
   ctx.request_id = std::string_view(rid, 32);
   ctx.tls = tls();
   ctx.keep_alive = !close_after_write_;
-  ctx.client_http10 = parser_.head().http_minor == 0 && parser_.head_done();
+  ctx.client_http10 = parser.head().http_minor == 0 && parser.head_done();
   if (content_type.empty()) {
-    http::build_local_response(out_, status, w_.snap().policy, ctx, location);
+    http::build_local_response(out, status, w_.snap().policy, ctx, location);
   } else {
-    http::build_local_body_response(out_, status, w_.snap().policy, ctx, content_type, body);
+    http::build_local_body_response(out, status, w_.snap().policy, ctx, content_type, body);
   }
-  size_t head_len = out_.find("\r\n\r\n") + 4;
-  if (head_method) out_.resize(head_len);  // HEAD: same headers, no body
-  log_local(status, reason, std::string_view(rid, 32), out_.size() - head_len);
-  uv_buf_t b = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  size_t head_len = out.find("\r\n\r\n") + 4;
+  if (head_method) out.resize(head_len);  // HEAD: same headers, no body
+  log_local(status, reason, std::string_view(rid, 32), out.size() - head_len);
+  uv_buf_t b = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
   if (close_after_write_) state_ = State::Closing;
   write(&b, 1);
 }
@@ -408,7 +423,7 @@ void Downstream::respond_with(int status, bool close, std::string_view reason,
 void Downstream::respond_redirect(const config::Listener& l, std::string_view host,
                                   std::string_view target, std::string_view path,
                                   bool has_body) {
-  const http::MessageHead& h = parser_.head();
+  const http::MessageHead& h = rq_->parser.head();
   if (!l.acme_webroot.empty() && path.substr(0, kAcmePrefix.size()) == kAcmePrefix &&
       (h.method == HTTP_GET || h.method == HTTP_HEAD)) {
     std::string body;
@@ -439,14 +454,15 @@ void Downstream::log_local(int status, std::string_view reason, std::string_view
         .str("client_ip", client_ip_);
   }
   if (!log.enabled()) return;
-  const http::MessageHead& h = parser_.head();
-  bool have_head = parser_.head_done();
+  const http::Parser& parser = rq().parser;
+  const http::MessageHead& h = parser.head();
+  bool have_head = parser.head_done();
   observe::AccessRecord r{};
   r.start_unix_ms = observe::wall_ms() - (w_.now_ms() - msg_begin_ms_);
   r.request_id = request_id;
   r.client_ip = client_ip_;
   r.method = have_head ? llhttp_method_name(h.method) : "-";
-  r.path = have_head ? h.url.view(parser_.base()) : std::string_view();
+  r.path = have_head ? h.url.view(parser.base()) : std::string_view();
   r.status = status;
   r.bytes = bytes;
   r.duration_ms = static_cast<double>(w_.now_ms() - msg_begin_ms_);
@@ -476,7 +492,7 @@ void Downstream::exchange_finished(bool keep_alive) {
 
 void Downstream::enter_tunnel() {
   state_ = State::Tunnel;
-  uv_timer_stop(&timer_);
+  Timeouts::disarm(timeout_);
   timer_kind_ = kNone;
 }
 
@@ -491,34 +507,36 @@ void Downstream::arm_body_timer() {
 }
 
 void Downstream::release_buffer_if_idle() {
-  if (in_.empty() && !writing_ && state_ == State::ReadHead) w_.buffers().release(in_);
+  if (!in_.empty() || writing_ || state_ != State::ReadHead) return;
+  w_.buffers().release(in_);
+  if (!ex_active()) give_request();
 }
 
 void Downstream::arm_timer(uint64_t ms, uint8_t kind) {
   timer_kind_ = kind;
-  uv_timer_start(&timer_, &Downstream::on_timer, ms, 0);
+  w_.timeouts().arm(timeout_, ms);
 }
 
-void Downstream::on_timer(uv_timer_t* t) {
-  auto* self = static_cast<Downstream*>(t->data);
+void Downstream::on_timer(void* arg) {
+  auto* self = static_cast<Downstream*>(arg);
   uint8_t kind = self->timer_kind_;
   self->timer_kind_ = kNone;
   switch (kind) {
     case kHeader:
       if (self->state_ != State::ReadHead) return;
-      if (!self->parser_.in_head() && self->requests_ > 0) {
+      if (!self->in_head() && self->requests_ > 0) {
         self->close_now(false);  // idle keep-alive connection
       } else {
         self->respond_local(408, true, "client header timeout");
       }
       return;
     case kKeepAlive:
-      if (self->state_ == State::ReadHead && !self->parser_.in_head()) self->close_now(false);
+      if (self->state_ == State::ReadHead && !self->in_head()) self->close_now(false);
       return;
     case kBody:
       if (self->state_ != State::Proxying) return;
-      if (!self->ex_.resp_head_sent_ && !self->writing_) {
-        self->ex_.abort();
+      if (!self->rq_->ex.resp_head_sent_ && !self->writing_) {
+        self->rq_->ex.abort();
         self->respond_local(408, true, "client body timeout");
       } else {
         self->abort();
@@ -534,7 +552,7 @@ void Downstream::on_timer(uv_timer_t* t) {
 
 void Downstream::on_drain() {
   drain_close_ = true;
-  if (state_ == State::ReadHead && !parser_.in_head() && !writing_) close_now(false);
+  if (state_ == State::ReadHead && !in_head() && !writing_) close_now(false);
 }
 
 void Downstream::abort() { close_now(false); }
@@ -542,7 +560,7 @@ void Downstream::abort() { close_now(false); }
 void Downstream::start_closing() {
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
   state_ = State::Closing;
-  if (ex_.active()) ex_.abort();
+  if (ex_active()) rq_->ex.abort();
   // Lingering close: FIN first, then read and discard what the client still
   // sends for a moment, so an unread pipelined request does not turn our
   // final response into a reset on the client's side.
@@ -550,8 +568,9 @@ void Downstream::start_closing() {
     tls_->shutdown();
     tls_flush();
   }
-  sreq_.data = this;
-  if (uv_shutdown(&sreq_, reinterpret_cast<uv_stream_t*>(&tcp_), &Downstream::on_shutdown) != 0) {
+  uv_shutdown_t& sreq = rq().sreq;
+  sreq.data = this;
+  if (uv_shutdown(&sreq, reinterpret_cast<uv_stream_t*>(&tcp_), &Downstream::on_shutdown) != 0) {
     close_now(false);
     return;
   }
@@ -575,21 +594,19 @@ void Downstream::close_now(bool reset) {
   state_ = State::Closing;
   set_idle(false);
   if (deferred_) w_.cancel_pump(this);
-  if (ex_.active()) ex_.abort();
+  if (ex_active()) rq_->ex.abort();
   reading_ = false;
-  uv_timer_stop(&timer_);
+  Timeouts::disarm(timeout_);
   if (reset && uv_tcp_close_reset(&tcp_, &Downstream::on_closed) == 0) {
     // closed with RST
   } else {
     uv_close(h, &Downstream::on_closed);
   }
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Downstream::on_closed);
   w_.cancel_written(this);  // after uv_close: their callbacks see a closing handle
 }
 
 void Downstream::on_closed(uv_handle_t* h) {
   auto* self = static_cast<Downstream*>(h->data);
-  if (--self->open_handles_ > 0) return;
   Worker& w = self->w_;
   if (self->counted_) w.server().connection_closed();
   w.remove_conn(self);

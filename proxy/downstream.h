@@ -32,12 +32,28 @@
 #include "proxy/config/config.h"
 #include "proxy/exchange.h"
 #include "proxy/http/parser.h"
+#include "proxy/timeouts.h"
 #include "tls/session.h"
 
 namespace sluice {
 
 class Worker;
 class Listener;
+
+// What a connection needs only while a request is on it: the parser, the
+// exchange with its scratch, the write and shutdown requests and the text of
+// a local response. Taken from the worker's free list at a request's first
+// byte and given back when the connection goes idle, so an idle keep-alive
+// connection is its socket, its timeout and a few flags (memory per idle
+// connection), and a busy worker reuses warm ones (no allocation per request).
+struct RequestState {
+  RequestState() : parser(http::Parser::Kind::Request) {}
+  http::Parser parser;
+  Exchange ex;
+  uv_write_t wreq{};
+  uv_shutdown_t sreq{};
+  std::string out;  // locally generated responses
+};
 
 class Downstream {
  public:
@@ -56,7 +72,7 @@ class Downstream {
   // ---- exchange ----
   Worker& worker() { return w_; }
   Buffer& in() { return in_; }
-  http::Parser& parser() { return parser_; }
+  http::Parser& parser() { return rq().parser; }
   std::string_view client_ip() const { return client_ip_; }
   bool tls() const { return tls_ != nullptr; }
   bool closing() const { return state_ == State::Closing; }
@@ -93,6 +109,16 @@ class Downstream {
   void log_local(int status, std::string_view reason, std::string_view request_id,
                  uint64_t bytes);
   void set_idle(bool idle);
+  // The request state, taken from the worker on first use.
+  RequestState& rq() {
+    if (rq_ == nullptr) take_request();
+    return *rq_;
+  }
+  Exchange& ex() { return rq().ex; }
+  bool ex_active() const { return rq_ != nullptr && rq_->ex.active(); }
+  bool in_head() const { return rq_ != nullptr && rq_->parser.in_head(); }
+  void take_request();
+  void give_request();
 
   void on_data();
   void on_eof(int status);
@@ -116,7 +142,7 @@ class Downstream {
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void on_write(uv_write_t* req, int status);
   static void on_shutdown(uv_shutdown_t* req, int status);
-  static void on_timer(uv_timer_t* t);
+  static void on_timer(void* self);
   static void on_closed(uv_handle_t* h);
 
   friend class Exchange;
@@ -126,10 +152,7 @@ class Downstream {
   size_t slot_ = 0;
   State state_ = State::ReadHead;
   uv_tcp_t tcp_{};
-  uv_timer_t timer_{};
-  uv_write_t wreq_{};
-  uv_shutdown_t sreq_{};
-  int open_handles_ = 0;
+  Timeout timeout_{&Downstream::on_timer, this};
   uint8_t timer_kind_ = 0;
   bool reading_ = false;
   bool writing_ = false;
@@ -142,14 +165,12 @@ class Downstream {
   uint32_t msg_start_ = 0;  // offset of the current request's first byte in in_
   uint64_t msg_begin_ms_ = 0;
   Buffer in_;
-  http::Parser parser_{http::Parser::Kind::Request};
-  std::string out_;  // locally generated responses
+  RequestState* rq_ = nullptr;
   char client_ip_buf_[INET6_ADDRSTRLEN + 1] = {0};
   std::string_view client_ip_;
   std::unique_ptr<tls::Session> tls_;
   std::vector<TlsWrite*> tls_free_;
   bool tls_blocked_ = false;  // plaintext waits in the session: our buffer was full
-  Exchange ex_{*this};
 };
 
 }  // namespace sluice

@@ -69,7 +69,7 @@ void Downstream::tls_pump() {
     return;
   }
   if (!tls_blocked_ && !reading_ && state_ != State::Tunnel) want_read();
-  if (state_ == State::Tunnel && !ex_.up_writing_ && !tls_blocked_) want_read();
+  if (state_ == State::Tunnel && !rq_->ex.up_writing_ && !tls_blocked_) want_read();
 }
 
 namespace {

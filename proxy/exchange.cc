@@ -57,28 +57,13 @@ const char kLastChunk[] = "0\r\n\r\n";
 
 }  // namespace
 
-Exchange::Exchange(Downstream& d) : d_(d) {}
-
-Exchange::~Exchange() { release_scratch(); }
-
-void Exchange::borrow_scratch() {
-  scratch_ = d_.worker().take_scratch();
-  scratch_->clear();
-}
-
-void Exchange::release_scratch() {
-  if (scratch_ == nullptr) return;
-  d_.worker().give_scratch(scratch_);
-  scratch_ = nullptr;
-}
-
 // ---------------------------------------------------------------- start
 
 void Exchange::start(uint32_t route, uint32_t slot) {
-  Worker& w = d_.worker();
+  Worker& w = d_->worker();
   snap_ = w.snap_ptr();
-  const http::MessageHead& h = d_.parser().head();
-  const char* base = d_.parser().base();
+  const http::MessageHead& h = d_->parser().head();
+  const char* base = d_->parser().base();
 
   active_ = true;
   phase_ = Phase::Connecting;
@@ -145,8 +130,8 @@ void Exchange::start(uint32_t route, uint32_t slot) {
 
   const PoolRuntime& p = snap_->pools[pool_];
   http::ForwardContext ctx;
-  ctx.client_ip = d_.client_ip();
-  ctx.proto = d_.tls() ? "https" : "http";
+  ctx.client_ip = d_->client_ip();
+  ctx.proto = d_->tls() ? "https" : "http";
   ctx.request_id = std::string_view(request_id_, request_id_len_);
   ctx.traceparent = new_traceparent;
   ctx.default_host = p.servers.empty() ? std::string_view() : std::string_view(p.servers[0].host);
@@ -156,14 +141,14 @@ void Exchange::start(uint32_t route, uint32_t slot) {
   http::build_upstream_request(s().up_head, h, base, ctx);
   // The head is copied out: the input buffer may now drop it, and the
   // parser goes on with the body (or the end of a bodiless message).
-  d_.msg_start_ = d_.in().pos;
-  d_.parser().resume();
+  d_->msg_start_ = d_->in().pos;
+  d_->parser().resume();
 
   connect(false);
 }
 
 void Exchange::connect(bool fresh_only) {
-  Worker& w = d_.worker();
+  Worker& w = d_->worker();
   const PoolRuntime& p = snap_->pools[pool_];
   if (p.servers.empty()) {
     respond_error(503, "pool has no servers");
@@ -200,7 +185,7 @@ void Exchange::on_upstream_connected(Upstream* u, int status) {
   if (u != up_) return;
   if (status < 0) {
     const PoolRuntime& p = snap_->pools[pool_];
-    snap_->health->report_failure(pool_, server_, d_.worker().now_ms());
+    snap_->health->report_failure(pool_, server_, d_->worker().now_ms());
     observe::Event("warn", "upstream_connect_failed")
         .str("pool", p.name)
         .str("server", p.servers[server_].text)
@@ -273,10 +258,10 @@ void Exchange::forward_request() {
     sc.iov.push_back(uv_buf_init(sc.up_head.data(), static_cast<unsigned>(sc.up_head.size())));
   }
   if (!req_done_) {
-    Buffer& in = d_.in();
+    Buffer& in = d_->in();
     bool last = false;
     if (in.unread() > 0) {
-      http::Parser& p = d_.parser();
+      http::Parser& p = d_->parser();
       http::Parser::Result r = p.execute(in.data + in.pos, in.unread(), &sc.slices);
       in.pos += static_cast<uint32_t>(r.consumed);
       if (r.event == http::Parser::Event::Error) {
@@ -284,7 +269,7 @@ void Exchange::forward_request() {
         return;
       }
       if (p.body_bytes() > snap_->limits().max_body_bytes) {
-        d_.reset("request body over max_body_bytes");
+        d_->reset("request body over max_body_bytes");
         return;
       }
       if (r.event == http::Parser::Event::MessageComplete) {
@@ -296,15 +281,15 @@ void Exchange::forward_request() {
   }
   if (sc.iov.empty()) {
     if (!req_done_) {
-      d_.want_read();
-      d_.arm_body_timer();
+      d_->want_read();
+      d_->arm_body_timer();
     }
     return;
   }
   if (!sc.slices.empty()) req_sent_any_body_ = true;
   head_sent_up_ = true;
   up_writing_ = true;
-  if (!req_done_) d_.arm_body_timer();
+  if (!req_done_) d_->arm_body_timer();
   up_->write(sc.iov.data(), static_cast<unsigned>(sc.iov.size()));
 }
 
@@ -314,27 +299,27 @@ void Exchange::on_upstream_written(int status) {
     upstream_failed(uv_strerror(status), false);
     return;
   }
-  Buffer& in = d_.in();
+  Buffer& in = d_->in();
   if (phase_ == Phase::Tunnel) {
     in.pos = in.end = 0;
-    if (d_.read_eof_) {
-      d_.abort();
+    if (d_->read_eof_) {
+      d_->abort();
       return;
     }
-    d_.want_read();
+    d_->want_read();
     tunnel_client_data();
     return;
   }
   if (in.empty()) {
     in.pos = in.end = 0;
-    d_.msg_start_ = 0;
+    d_->msg_start_ = 0;
   }
   if (!req_done_) {
     forward_request();
-    if (!up_writing_) d_.want_read();
+    if (!up_writing_) d_->want_read();
   } else if (phase_ == Phase::Sending) {
     phase_ = Phase::Waiting;
-    d_.want_read();  // only to notice a client that goes away
+    d_->want_read();  // only to notice a client that goes away
   }
 }
 
@@ -350,23 +335,23 @@ void Exchange::on_client_data() {
 void Exchange::client_bad_body() {
   observe::Event("info", "request_refused")
       .num("status", 400)
-      .str("reason", d_.parser().error_reason())
-      .str("client_ip", d_.client_ip());
-  if (resp_head_sent_ || d_.write_pending()) {
-    d_.abort();
+      .str("reason", d_->parser().error_reason())
+      .str("client_ip", d_->client_ip());
+  if (resp_head_sent_ || d_->write_pending()) {
+    d_->abort();
     return;
   }
   req_done_ = false;  // forces the close after the answer
-  respond_error(400, d_.parser().error_reason());
+  respond_error(400, d_->parser().error_reason());
 }
 
 void Exchange::on_client_eof() {
   if (phase_ == Phase::Tunnel) {
-    if (!up_writing_) d_.abort();
+    if (!up_writing_) d_->abort();
     return;
   }
   if (!req_done_) {
-    d_.abort();  // the client went away in the middle of its request
+    d_->abort();  // the client went away in the middle of its request
     return;
   }
   // A half-close after a complete request: answer, then close.
@@ -405,8 +390,8 @@ void Exchange::build_response_head() {
   } else {
     framing_ = http::Framing::Chunked;
   }
-  bool keep_alive = client_keep_alive_ && req_done_ && !d_.read_eof_ && !d_.drain_close_ &&
-                    !d_.worker().draining() && framing_ != http::Framing::Close && !upgrade;
+  bool keep_alive = client_keep_alive_ && req_done_ && !d_->read_eof_ && !d_->drain_close_ &&
+                    !d_->worker().draining() && framing_ != http::Framing::Close && !upgrade;
   resp_close_ = !keep_alive;
   for (const http::HeaderSpan& hs : h.headers) {
     if (http::classify(hs.name.view(base)) == http::Tok::KeepAlive) {
@@ -415,7 +400,7 @@ void Exchange::build_response_head() {
   }
   http::ResponseContext ctx;
   ctx.request_id = std::string_view(request_id_, request_id_len_);
-  ctx.tls = d_.tls();
+  ctx.tls = d_->tls();
   ctx.keep_alive = keep_alive;
   ctx.client_http10 = client_http10_;
   ctx.framing = framing_;
@@ -426,7 +411,7 @@ void Exchange::build_response_head() {
 }
 
 void Exchange::forward_response() {
-  if (up_ == nullptr || d_.write_pending() || local_response_) return;
+  if (up_ == nullptr || d_->write_pending() || local_response_) return;
   ExchangeScratch& sc = s();
   Upstream& u = *up_;
   Buffer& in = u.in();
@@ -496,7 +481,7 @@ void Exchange::forward_response() {
   } else {
     u.read_stop();  // backpressure: nothing more from upstream until the client took this
   }
-  d_.write(sc.iov.data(), static_cast<unsigned>(sc.iov.size()));
+  d_->write(sc.iov.data(), static_cast<unsigned>(sc.iov.size()));
 }
 
 void Exchange::on_client_written() {
@@ -513,7 +498,7 @@ void Exchange::on_client_written() {
     Buffer& in = up_->in();
     in.pos = in.end = 0;
     if (up_eof_) {
-      d_.abort();
+      d_->abort();
       return;
     }
     up_->read_start();
@@ -540,7 +525,7 @@ void Exchange::on_client_written() {
 void Exchange::on_upstream_eof(int status) {
   up_eof_ = true;
   if (phase_ == Phase::Tunnel) {
-    if (!d_.write_pending()) d_.abort();
+    if (!d_->write_pending()) d_->abort();
     return;
   }
   if (local_response_ || resp_done_) return;
@@ -556,7 +541,7 @@ void Exchange::on_upstream_eof(int status) {
 
 void Exchange::on_upstream_timeout() {
   if (phase_ == Phase::Tunnel) {
-    d_.abort();
+    d_->abort();
     return;
   }
   upstream_failed("upstream read timeout", true);
@@ -578,7 +563,7 @@ void Exchange::upstream_failed(std::string_view reason, bool timeout) {
         .flag("retry", fresh_retry)
         .str("request_id", std::string_view(request_id_, request_id_len_));
   }
-  if (!fresh_retry) snap_->health->report_failure(pool_, server_, d_.worker().now_ms());
+  if (!fresh_retry) snap_->health->report_failure(pool_, server_, d_->worker().now_ms());
   if (fresh_retry) {
     // The keep-alive race: the server closed an idle connection just as we
     // reused it. Nothing reached it that matters; try once on a new one.
@@ -590,7 +575,7 @@ void Exchange::upstream_failed(std::string_view reason, bool timeout) {
     return;
   }
   if (resp_head_sent_) {
-    d_.abort();  // mid-body: the client sees a truncated response, as with nginx
+    d_->abort();  // mid-body: the client sees a truncated response, as with nginx
     return;
   }
   outcome_ = timeout ? routing::Outcome::kTimeout : routing::Outcome::kUpstream5xx;
@@ -601,32 +586,32 @@ void Exchange::respond_error(int status, std::string_view) {
   release_upstream(false);
   local_response_ = true;
   status_ = status;
-  resp_close_ = !req_done_ || !client_keep_alive_ || d_.read_eof_ || d_.drain_close_ ||
-                d_.worker().draining();
+  resp_close_ = !req_done_ || !client_keep_alive_ || d_->read_eof_ || d_->drain_close_ ||
+                d_->worker().draining();
   http::ResponseContext ctx;
   ctx.request_id = std::string_view(request_id_, request_id_len_);
-  ctx.tls = d_.tls();
+  ctx.tls = d_->tls();
   ctx.keep_alive = !resp_close_;
   ctx.client_http10 = client_http10_;
   s().resp_head.clear();
   http::build_local_response(s().resp_head, status, snap_->policy, ctx);
   resp_head_sent_ = true;
   resp_done_ = true;
-  if (!d_.write_pending()) send_local();
+  if (!d_->write_pending()) send_local();
   // else: sent when the "100 Continue" write completes
 }
 
 void Exchange::send_local() {
-  d_.stop_read();
+  d_->stop_read();
   uv_buf_t b = uv_buf_init(s().resp_head.data(), static_cast<unsigned>(s().resp_head.size()));
-  d_.write(&b, 1);
+  d_->write(&b, 1);
 }
 
 // ---------------------------------------------------------------- tunnel
 
 void Exchange::enter_tunnel() {
   phase_ = Phase::Tunnel;
-  d_.enter_tunnel();
+  d_->enter_tunnel();
   // Bytes that came with the heads belong to the tunnel.
   tunnel_client_data();
   tunnel_upstream_data();
@@ -634,26 +619,26 @@ void Exchange::enter_tunnel() {
 
 void Exchange::tunnel_client_data() {
   if (phase_ != Phase::Tunnel || up_ == nullptr || up_writing_) return;
-  Buffer& in = d_.in();
+  Buffer& in = d_->in();
   if (in.unread() == 0) {
     in.pos = in.end = 0;
-    d_.want_read();
+    d_->want_read();
     return;
   }
   uv_buf_t b = uv_buf_init(in.data + in.pos, in.unread());
   in.pos = in.end;
   up_writing_ = true;
-  d_.stop_read();
+  d_->stop_read();
   up_->write(&b, 1);
 }
 
 void Exchange::tunnel_upstream_data() {
-  if (phase_ != Phase::Tunnel || up_ == nullptr || d_.write_pending()) return;
+  if (phase_ != Phase::Tunnel || up_ == nullptr || d_->write_pending()) return;
   Buffer& in = up_->in();
   if (in.data == nullptr || in.unread() == 0) {
     in.pos = in.end = 0;
     if (up_eof_) {
-      d_.abort();
+      d_->abort();
       return;
     }
     up_->read_start();
@@ -662,7 +647,7 @@ void Exchange::tunnel_upstream_data() {
   uv_buf_t b = uv_buf_init(in.data + in.pos, in.unread());
   in.pos = in.end;
   up_->read_stop();
-  d_.write(&b, 1);
+  d_->write(&b, 1);
 }
 
 // ---------------------------------------------------------------- end
@@ -677,8 +662,8 @@ void Exchange::finish() {
   active_ = false;
   phase_ = Phase::Done;
   snap_.reset();
-  release_scratch();
-  d_.exchange_finished(!resp_close_);
+  scratch_.clear();
+  d_->exchange_finished(!resp_close_);
 }
 
 void Exchange::abort() {
@@ -693,7 +678,7 @@ void Exchange::abort() {
   active_ = false;
   phase_ = Phase::Done;
   snap_.reset();
-  release_scratch();
+  scratch_.clear();
 }
 
 void Exchange::release_upstream(bool reusable) {
@@ -701,17 +686,17 @@ void Exchange::release_upstream(bool reusable) {
   Upstream* u = up_;
   up_ = nullptr;
   up_writing_ = false;
-  d_.worker().upstreams().release(u, reusable);
+  d_->worker().upstreams().release(u, reusable);
 }
 
 void Exchange::record_stats() {
   uint64_t us = (uv_hrtime() - start_ns_) / 1000;
   int64_t up_us = up_ms_ < 0 ? -1 : static_cast<int64_t>(up_ms_ * 1000.0);
-  snap_->stats->cell(d_.worker().id(), route_, slot_).record(outcome_, status_, us, up_us);
+  snap_->stats->cell(d_->worker().id(), route_, slot_).record(outcome_, status_, us, up_us);
 }
 
 void Exchange::log(int status) {
-  observe::AccessLog& log = d_.worker().access_log();
+  observe::AccessLog& log = d_->worker().access_log();
   if (!log.enabled()) return;
   double dur = ms_since(start_ns_);
   const PoolRuntime& p = snap_->pools[pool_];
@@ -719,7 +704,7 @@ void Exchange::log(int status) {
   r.start_unix_ms = observe::wall_ms() - static_cast<uint64_t>(dur);
   r.request_id = std::string_view(request_id_, request_id_len_);
   r.trace_id = std::string_view(trace_id_, 32);
-  r.client_ip = d_.client_ip();
+  r.client_ip = d_->client_ip();
   r.method = llhttp_method_name(method_);
   r.path = s().path;
   r.status = status;

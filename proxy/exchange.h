@@ -33,10 +33,9 @@ class Upstream;
 struct Snapshot;
 
 // The growable parts of one exchange: texts and vectors that keep their
-// capacity from request to request. Borrowed from the worker's free list while
-// an exchange runs and given back when it ends, so an idle keep-alive
-// connection holds none of them (memory per idle connection) and no request
-// allocates once the free list is warm.
+// capacity from request to request (the exchange itself lives in a pooled
+// RequestState, see downstream.h, so no request allocates once the worker's
+// free list is warm).
 struct ExchangeScratch {
   std::string path;
   std::string set_cookie;  // "Set-Cookie: ...\r\n" for sticky cookie mode, or empty
@@ -56,12 +55,15 @@ struct ExchangeScratch {
 
 class Exchange {
  public:
-  explicit Exchange(Downstream& d);
-  ~Exchange();
+  Exchange() = default;
+  ~Exchange() = default;
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 
   bool active() const { return active_; }
+  // The connection this exchange serves until it is given back.
+  void bind(Downstream* d) { d_ = d; }
+  ExchangeScratch& s() { return scratch_; }
 
   // ---- downstream ----
   // The request head is parsed and valid; route and slot (the pool's
@@ -101,7 +103,7 @@ class Exchange {
   void enter_tunnel();
   void tunnel_upstream_data();
 
-  Downstream& d_;
+  Downstream* d_ = nullptr;
   Upstream* up_ = nullptr;
   // The configuration this request started with; a reload mid-request
   // does not change its route, pools or headers.
@@ -152,14 +154,7 @@ class Exchange {
 
   char chunk_hdr_[2][24];
 
-  // The scratch, borrowed on first use; given back by release_scratch().
-  ExchangeScratch& s() {
-    if (scratch_ == nullptr) borrow_scratch();
-    return *scratch_;
-  }
-  void borrow_scratch();
-  void release_scratch();
-  ExchangeScratch* scratch_ = nullptr;
+  ExchangeScratch scratch_;
 
   friend class Downstream;
 };

@@ -17,14 +17,12 @@ constexpr uint64_t kDefaultIdleMs = 60000;
 Upstream::Upstream(Worker& w, uint32_t pool, uint32_t server, uint64_t generation)
     : w_(w), pool_(pool), server_(server), generation_(generation) {
   uv_tcp_init(w_.loop(), &tcp_);
-  uv_timer_init(w_.loop(), &timer_);
   tcp_.data = this;
-  timer_.data = this;
-  open_handles_ = 2;
   UpstreamGauges::add(w_.upstream_gauges().open, 1);
 }
 
 Upstream::~Upstream() {
+  Timeouts::disarm(timeout_);
   w_.upstream_buffers().release(in_);
   UpstreamGauges::add(w_.upstream_gauges().open, -1);
 }
@@ -45,7 +43,7 @@ void Upstream::connect(Exchange* owner, const sockaddr_storage& sa, uint64_t tim
 void Upstream::on_connect(uv_connect_t* req, int status) {
   auto* self = static_cast<Upstream*>(req->data);
   if (self->closing_ || self->owner_ == nullptr) return;
-  uv_timer_stop(&self->timer_);
+  Timeouts::disarm(self->timeout_);
   self->connected_ = status == 0;
   self->owner_->on_upstream_connected(self, status);
 }
@@ -56,7 +54,7 @@ void Upstream::attach(Exchange* owner) {
   complete_ = false;
   reused_ = true;
   got_bytes_ = false;
-  uv_timer_stop(&timer_);
+  Timeouts::disarm(timeout_);
   // Reading stays on from idle to busy: the next bytes are the response.
 }
 
@@ -92,7 +90,7 @@ void Upstream::read_stop() {
   reading_ = false;
 }
 
-void Upstream::arm_timeout(uint64_t ms) { uv_timer_start(&timer_, &Upstream::on_timer, ms, 0); }
+void Upstream::arm_timeout(uint64_t ms) { w_.timeouts().arm(timeout_, ms); }
 
 void Upstream::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Upstream*>(h->data);
@@ -139,8 +137,8 @@ void Upstream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
   self->owner_->on_upstream_data();
 }
 
-void Upstream::on_timer(uv_timer_t* t) {
-  auto* self = static_cast<Upstream*>(t->data);
+void Upstream::on_timer(void* arg) {
+  auto* self = static_cast<Upstream*>(arg);
   if (self->closing_) return;
   if (self->idle_) {
     self->w_.upstreams().forget_idle(self);
@@ -170,14 +168,14 @@ void Upstream::close() {
   if (closing_) return;
   closing_ = true;
   owner_ = nullptr;
+  Timeouts::disarm(timeout_);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Upstream::on_closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Upstream::on_closed);
   w_.cancel_written(this);
 }
 
 void Upstream::on_closed(uv_handle_t* h) {
   auto* self = static_cast<Upstream*>(h->data);
-  if (--self->open_handles_ == 0) delete self;
+  delete self;
 }
 
 // ---------------------------------------------------------------- pool

@@ -18,6 +18,7 @@
 #include "proxy/buffer.h"
 #include "proxy/http/parser.h"
 #include "proxy/stats.h"
+#include "proxy/timeouts.h"
 
 namespace sluice {
 
@@ -76,7 +77,7 @@ class Upstream {
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void on_write(uv_write_t* req, int status);
-  static void on_timer(uv_timer_t* t);
+  static void on_timer(void* self);
   static void on_closed(uv_handle_t* h);
   void go_idle(uint64_t idle_ms);
 
@@ -86,10 +87,9 @@ class Upstream {
   uint32_t server_;
   uint64_t generation_;
   uv_tcp_t tcp_{};
-  uv_timer_t timer_{};
+  Timeout timeout_{&Upstream::on_timer, this};
   uv_connect_t creq_{};
   uv_write_t wreq_{};
-  int open_handles_ = 0;
   Buffer in_;
   http::Parser parser_{http::Parser::Kind::Response};
   bool connected_ = false;

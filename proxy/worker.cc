@@ -40,7 +40,7 @@ Worker::Worker(Server& server, unsigned id, std::shared_ptr<const Snapshot> snap
 }
 
 Worker::~Worker() {
-  for (ExchangeScratch* s : scratch_free_) delete s;
+  for (RequestState* r : request_free_) delete r;
 }
 
 void Worker::start() {
@@ -73,6 +73,7 @@ void Worker::run() {
   drain_timer_.data = this;
   uv_idle_init(&loop_, &idle_);
   idle_.data = this;
+  timeouts_ = std::make_unique<Timeouts>(&loop_);
   upstreams_ = std::make_unique<UpstreamPool>(*this);
   set_snapshot(snap_, weights_);
   for (const ListenFd& f : fds_) {
@@ -248,30 +249,36 @@ void Worker::on_resume_timer(uv_timer_t* t) {
   }
 }
 
-ExchangeScratch* Worker::take_scratch() {
-  if (scratch_free_.empty()) {
-    auto* s = new ExchangeScratch;
+RequestState* Worker::take_request() {
+  if (request_free_.empty()) {
+    auto* r = new RequestState;
     // The sizes an ordinary request and response need: no regrowth later.
-    s->iov.reserve(8);
-    s->slices.reserve(8);
-    s->up_head.reserve(1024);
-    s->resp_head.reserve(1024);
-    return s;
+    ExchangeScratch& s = r->ex.s();
+    s.iov.reserve(8);
+    s.slices.reserve(8);
+    s.up_head.reserve(1024);
+    s.resp_head.reserve(1024);
+    return r;
   }
-  ExchangeScratch* s = scratch_free_.back();
-  scratch_free_.pop_back();
-  return s;
+  RequestState* r = request_free_.back();
+  request_free_.pop_back();
+  return r;
 }
 
-void Worker::give_scratch(ExchangeScratch* s) {
+void Worker::give_request(RequestState* r) {
   constexpr size_t kMaxFree = 4096;
+  constexpr size_t kMaxKept = 64 * 1024;
+  ExchangeScratch& s = r->ex.s();
   // One that grew for a huge head goes back to the allocator.
-  if (scratch_free_.size() >= kMaxFree || s->up_head.capacity() > 64 * 1024 ||
-      s->resp_head.capacity() > 64 * 1024) {
-    delete s;
+  if (request_free_.size() >= kMaxFree || s.up_head.capacity() > kMaxKept ||
+      s.resp_head.capacity() > kMaxKept || r->out.capacity() > kMaxKept) {
+    delete r;
     return;
   }
-  scratch_free_.push_back(s);
+  r->parser.reset();
+  s.clear();
+  r->out.clear();
+  request_free_.push_back(r);
 }
 
 void Worker::wake_idle() {
@@ -421,7 +428,8 @@ void Worker::close_everything() {
   for (uv_handle_t* h :
        {reinterpret_cast<uv_handle_t*>(&async_), reinterpret_cast<uv_handle_t*>(&check_),
         reinterpret_cast<uv_handle_t*>(&resume_timer_),
-        reinterpret_cast<uv_handle_t*>(&drain_timer_), reinterpret_cast<uv_handle_t*>(&idle_)}) {
+        reinterpret_cast<uv_handle_t*>(&drain_timer_), reinterpret_cast<uv_handle_t*>(&idle_),
+        timeouts_->handle()}) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
 }

@@ -22,6 +22,7 @@
 #include "proxy/buffer.h"
 #include "proxy/observe/log.h"
 #include "proxy/snapshot.h"
+#include "proxy/timeouts.h"
 #include "proxy/upstream.h"
 #include "routing/split.h"
 
@@ -31,7 +32,7 @@ class Server;
 class Listener;
 class Downstream;
 class UpstreamPool;
-struct ExchangeScratch;
+struct RequestState;
 
 struct ListenFd {
   int fd;
@@ -107,10 +108,11 @@ class Worker {
   void defer_pump(Downstream* d);
   void cancel_pump(Downstream* d);
 
-  // Exchange scratch (see exchange.h): a free list as deep as the most
-  // exchanges this worker ran at once, capped.
-  ExchangeScratch* take_scratch();
-  void give_scratch(ExchangeScratch* s);
+  // Request state (see downstream.h): a free list as deep as the most
+  // requests this worker had in flight at once, capped.
+  RequestState* take_request();
+  void give_request(RequestState* r);
+  Timeouts& timeouts() { return *timeouts_; }
 
   // Writes try the socket at once (uv_try_write): a write that goes out whole
   // costs no write request and no epoll change. Its callback `cb(req, 0)`
@@ -149,7 +151,8 @@ class Worker {
   uv_timer_t drain_timer_{};
   uv_idle_t idle_{};
   std::vector<Downstream*> deferred_;
-  std::vector<ExchangeScratch*> scratch_free_;
+  std::vector<RequestState*> request_free_;
+  std::unique_ptr<Timeouts> timeouts_;
   struct Written {
     uv_write_cb cb;
     uv_write_t* req;

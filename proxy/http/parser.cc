@@ -84,6 +84,19 @@ Parser::Parser(Kind kind) : kind_(kind) {
   // per idle keep-alive connection).
 }
 
+void Parser::reset() {
+  llhttp_init(&llp_, kind_ == Kind::Request ? HTTP_REQUEST : HTTP_RESPONSE, settings(kind_));
+  llp_.data = this;
+  base_ = nullptr;
+  head_.clear();
+  body_ = nullptr;
+  body_bytes_ = 0;
+  error_ = HPE_OK;
+  started_ = url_done_ = head_done_ = message_done_ = false;
+  in_field_ = in_value_ = false;
+  response_to_head_ = too_many_headers_ = upgraded_ = false;
+}
+
 void Parser::begin_message(const char* base) {
   base_ = base;
   head_.clear();

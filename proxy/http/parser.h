@@ -76,6 +76,9 @@ class Parser {
 
   // Starts a new message whose first byte is at `base`. Resets the head.
   void begin_message(const char* base);
+  // Back to a new connection's state (a pooled parser taken by another
+  // connection); the head's capacity is kept.
+  void reset();
   // The block holding the current head moved (caller compacted its buffer).
   void rebase(const char* base) { base_ = base; }
   const char* base() const { return base_; }
