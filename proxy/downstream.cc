@@ -343,11 +343,11 @@ void Downstream::on_head() {
 
 // ---------------------------------------------------------------- writing
 
-void Downstream::write(const uv_buf_t* bufs, unsigned n) {
+bool Downstream::write(const uv_buf_t* bufs, unsigned n) {
   writing_ = true;
   if (tls_) {
     tls_write(bufs, n);
-    return;
+    return true;
   }
   uv_write_t& req = rq().wreq;
   req.data = this;
@@ -356,7 +356,9 @@ void Downstream::write(const uv_buf_t* bufs, unsigned n) {
   if (r < 0) {
     writing_ = false;
     abort();
+    return false;
   }
+  return r == 1;
 }
 
 void Downstream::on_write(uv_write_t* req, int status) {

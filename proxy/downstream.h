@@ -76,8 +76,11 @@ class Downstream {
   std::string_view client_ip() const { return client_ip_; }
   bool tls() const { return tls_ != nullptr; }
   bool closing() const { return state_ == State::Closing; }
-  // One write to the client at a time; on_client_written() follows (unless closed).
-  void write(const uv_buf_t* bufs, unsigned n);
+  // One write to the client at a time; on_client_written() follows (unless
+  // closed). Returns true when the caller's buffers are free again at once
+  // (sent whole, or encrypted into the TLS session): the caller may reuse
+  // them before the callback, e.g. read more of a response into them.
+  bool write(const uv_buf_t* bufs, unsigned n);
   bool write_pending() const { return writing_; }
   void want_read();    // resume reading if the buffer has room and nothing forbids it
   void stop_read();

@@ -476,12 +476,18 @@ void Exchange::forward_response() {
     }
     return;
   }
-  if (resp_done_ && !(status_ == 101 && req_upgrade_)) {
-    u.response_complete();  // keeps reading: no epoll change on the way back to idle
+  bool more = !resp_done_ || (status_ == 101 && req_upgrade_);
+  if (!more) u.response_complete();  // keeps reading: no epoll change on the way back to idle
+  bool freed = d_->write(sc.iov.data(), static_cast<unsigned>(sc.iov.size()));
+  if (!more || !active_ || up_ != &u) return;
+  if (freed && status_ != 101) {
+    // The kernel (or the TLS session) has the bytes: read on into the buffer
+    // while the write callback is due. A full buffer stops reading
+    // (Upstream::on_read) until the client takes what is in it.
+    u.read_start();
   } else {
-    u.read_stop();  // backpressure: nothing more from upstream until the client took this
+    u.read_stop();  // backpressure: the queued write still points into the buffer
   }
-  d_->write(sc.iov.data(), static_cast<unsigned>(sc.iov.size()));
 }
 
 void Exchange::on_client_written() {

@@ -122,6 +122,12 @@ void Upstream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
     return;
   }
   if (self->owner_ == nullptr) return;
+  if (nread == UV_ENOBUFS) {
+    // The buffer is full of response bytes the client has not taken yet:
+    // wait for the client (Exchange::forward_response starts reading again).
+    self->read_stop();
+    return;
+  }
   if (self->complete_) {
     self->spoiled_ = true;  // bytes or EOF after the response: not reusable
     self->read_stop();
