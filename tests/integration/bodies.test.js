@@ -145,6 +145,62 @@ test('slow client: a 64 MB response does not make sluice buffer it (backpressure
   }
 });
 
+// Reads one response to `GET path` on a fresh connection, pausing the socket
+// for `pauseMs` after every `burst` bytes (0: never), and returns its length
+// and sha256 next to the one the upstream announced.
+function download(port, path, { burst = 0, pauseMs = 0 } = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port }, () => {
+      sock.write(`GET ${path} HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n`);
+    });
+    const hash = crypto.createHash('sha256');
+    let head = Buffer.alloc(0);
+    let expectSha = null;
+    let got = 0;
+    let sinceBreak = 0;
+    sock.on('data', (d) => {
+      if (expectSha === null) {
+        head = Buffer.concat([head, d]);
+        const i = head.indexOf('\r\n\r\n');
+        if (i < 0) return;
+        expectSha = (/\r\nx-body-sha256: *([0-9a-f]+)/i.exec(head.subarray(0, i).toString('latin1')) || [])[1] || '';
+        d = head.subarray(i + 4);
+      }
+      got += d.length;
+      hash.update(d);
+      sinceBreak += d.length;
+      if (burst > 0 && sinceBreak >= burst) {
+        sinceBreak = 0;
+        sock.pause();
+        setTimeout(() => sock.resume(), pauseMs);
+      }
+    });
+    sock.on('end', () => resolve({ got, sha: hash.digest('hex'), expectSha }));
+    sock.on('error', reject);
+  });
+}
+
+test('responses stream on while the upstream buffer fills and drains: parallel 8 MB downloads, fast and bursty readers, arrive intact', { timeout: 60000 }, async () => {
+  // A fast reader lets every write complete at once, so sluice reads on from
+  // the upstream while the write callback is due and fills its buffer; a
+  // bursty reader alternates that with queued writes (backpressure).
+  const size = 8 * 1024 * 1024;
+  const results = await h.withTimeout(
+    Promise.all([
+      download(sl.port, `/down/big/${size}`),
+      download(sl.port, `/down/big/${size}`),
+      download(sl.port, `/down/big/${size}`, { burst: 256 * 1024, pauseMs: 20 }),
+      download(sl.port, `/down/big/${size + 12345}`, { burst: 64 * 1024, pauseMs: 1 }),
+    ]),
+    50000,
+    'four downloads',
+  );
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.got, i === 3 ? size + 12345 : size, `download ${i}: length`);
+    assert.equal(r.sha, r.expectSha, `download ${i}: body differs from what the upstream sent`);
+  }
+});
+
 test('slow upstream: a 64 MB upload to an upstream that does not read does not make sluice buffer it', { timeout: 60000 }, async () => {
   const body = h.bigBody(BIG);
   const base = h.rssKiB(sl.pid);
