@@ -725,6 +725,7 @@ bool Control::apply_config(const config::LoadResult& res, bool dry_run, std::str
   w->version = weights_->version + 1;
   for (const RouteRt& r : routes_) w->routes.push_back(r.state.weights);
   weights_ = w;
+  health_.carry_over(*snap_);
   server_.publish_snapshot(snap_, weights_, listeners);
   if (tick_started_) health_.start(snap_);
   dns_->retain(dns::host_names(*cfg_));

@@ -159,7 +159,7 @@ admin::Reply Control::pending_reload_reply() const {
 // Requests in flight finish on the old one; workers close their idle
 // upstream connections of the old generation and never reuse busy ones, so
 // no connection to a removed address is used again. Runtime weights,
-// windows and rollbacks are untouched; the health table starts afresh.
+// windows and rollbacks are untouched; servers that stay keep their health.
 void Control::dns_changed(const std::string& name, const std::vector<dns::Address>& before,
                           const std::vector<dns::Address>& after) {
   if (!snap_ || draining_) return;  // start-up builds from the latest answers anyway
@@ -173,6 +173,7 @@ void Control::dns_changed(const std::string& name, const std::vector<dns::Addres
   for (RouteRt& r : routes_) {
     for (PoolRt& p : r.pools) p.seen = {};  // counts of the new, empty stats block
   }
+  health_.carry_over(*snap);
   snap_ = snap;
   server_.publish_snapshot(snap_, weights_);
   if (tick_started_) health_.start(snap_);

@@ -1,6 +1,7 @@
 #include "proxy/health.h"
 
 #include <cstring>
+#include <unordered_map>
 
 #include "proxy/observe/log.h"
 #include "proxy/snapshot.h"
@@ -42,6 +43,18 @@ void HealthTable::readmit(uint32_t pool, uint32_t server, bool half_open) {
   s.fails.store(half_open ? thresholds_[pool] - 1 : 0, std::memory_order_relaxed);
   s.healthy.store(1, std::memory_order_relaxed);
   s.ejected_at.store(0, std::memory_order_release);
+}
+
+void HealthTable::inherit(uint32_t pool, uint32_t server, const HealthTable& from,
+                          uint32_t old_pool, uint32_t old_server, bool active) {
+  const Slot& o = from.at(old_pool, old_server);
+  Slot& s = at(pool, server);
+  uint64_t ejected = o.ejected_at.load(std::memory_order_acquire);
+  s.fails.store(o.fails.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  s.ejected_at.store(ejected, std::memory_order_release);
+  bool healthy = o.healthy.load(std::memory_order_relaxed) != 0;
+  if (ejected == 0 && !active) healthy = true;  // nothing would ever re-admit it
+  s.healthy.store(healthy ? 1 : 0, std::memory_order_relaxed);
 }
 
 bool HealthTable::any_healthy(uint32_t pool) const {
@@ -184,14 +197,37 @@ HealthChecker::HealthChecker(uv_loop_t* loop) : loop_(loop) {}
 
 HealthChecker::~HealthChecker() { stop(); }
 
+void HealthChecker::carry_over(const Snapshot& next) const {
+  if (!snap_ || snap_->health == next.health) return;
+  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>> old;
+  for (uint32_t pi = 0; pi < snap_->pools.size(); ++pi) {
+    const PoolRuntime& p = snap_->pools[pi];
+    for (uint32_t si = 0; si < p.servers.size(); ++si) {
+      old.emplace(p.name + '\n' + p.servers[si].text, std::make_pair(pi, si));
+    }
+  }
+  const config::Config& cfg = *next.config;
+  for (uint32_t pi = 0; pi < next.pools.size(); ++pi) {
+    const PoolRuntime& p = next.pools[pi];
+    bool active = pi < cfg.pools.size() && cfg.pools[pi].health_check.has_value();
+    for (uint32_t si = 0; si < p.servers.size(); ++si) {
+      auto it = old.find(p.name + '\n' + p.servers[si].text);
+      if (it == old.end()) continue;
+      next.health->inherit(pi, si, *snap_->health, it->second.first, it->second.second, active);
+    }
+  }
+}
+
 void HealthChecker::start(std::shared_ptr<const Snapshot> snap) {
   stop_probes();
   const config::Config& cfg = *snap->config;
   snap_ = snap;
   noted_.assign(snap->pools.size(), {});
   checked_.assign(snap->pools.size(), false);
-  for (size_t pi = 0; pi < snap->pools.size(); ++pi) {
-    noted_[pi].assign(snap->pools[pi].servers.size(), 0);
+  for (uint32_t pi = 0; pi < snap->pools.size(); ++pi) {
+    // An ejection carried over from the previous snapshot was logged then.
+    noted_[pi].resize(snap->pools[pi].servers.size());
+    for (uint32_t si = 0; si < noted_[pi].size(); ++si) noted_[pi][si] = snap->health->ejected_at(pi, si);
     checked_[pi] = pi < cfg.pools.size() && cfg.pools[pi].health_check.has_value();
   }
   if (!sweep_init_) {

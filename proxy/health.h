@@ -66,6 +66,12 @@ class HealthTable {
   // Back in rotation; `half_open`: one more failure ejects again.
   void readmit(uint32_t pool, uint32_t server, bool half_open);
   uint32_t threshold(uint32_t pool) const { return thresholds_[pool]; }
+  // Reload: server (pool, server) continues `from`'s (old_pool, old_server).
+  // A passive ejection and its failure count always carry over; an active
+  // check's "unhealthy" only when `active` (the pool is still checked, so a
+  // check can bring it back).
+  void inherit(uint32_t pool, uint32_t server, const HealthTable& from, uint32_t old_pool,
+               uint32_t old_server, bool active);
 
  private:
   struct alignas(64) Slot {  // one cache line per server: workers write `fails`
@@ -89,6 +95,10 @@ class HealthChecker {
   HealthChecker(const HealthChecker&) = delete;
   HealthChecker& operator=(const HealthChecker&) = delete;
 
+  // Before `next` is published: its servers that were already in service
+  // (same pool name, same server) keep their verdicts, so a reload or a DNS
+  // change does not send traffic back to a server known to be down.
+  void carry_over(const Snapshot& next) const;
   // Check the pools of `snap` (its health table gets the verdicts). Stops
   // the checks of the previous snapshot.
   void start(std::shared_ptr<const Snapshot> snap);

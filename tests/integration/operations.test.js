@@ -1,5 +1,6 @@
 'use strict';
-// Operations: dropping root (global.user) and W3C trace context.
+// Operations: dropping root (global.user), W3C trace context, health checks
+// and health verdicts across reloads.
 const fs = require('node:fs');
 const { test, after } = require('node:test');
 const h = require('./lib/harness');
@@ -115,4 +116,69 @@ test('health checks: a pool with no healthy server answers 503 at once', { timeo
   const r = await h.request(port, { path: '/x', headers: { Host: 'app.test' } });
   assert.equal(r.status, 503);
   assert.equal(up.requests.filter((q) => q.url !== '/health').length, before, 'nothing was sent upstream');
+});
+
+test('reload: a server the active check found down stays out (no traffic until it passes again)', { timeout: 30000 }, async () => {
+  const good = await h.startUpstream({ pool: 'good' });
+  const down = await h.startUpstream({
+    pool: 'down',
+    onRequest: (req, res) => {
+      if (req.url !== '/health') return false;
+      res.statusCode = 503;
+      res.end('down');
+      return true;
+    },
+  });
+  const port = await h.freePort();
+  const conf = (interval) =>
+    h.sluiceToml({
+      port,
+      pools: { app: { servers: [good.addr, down.addr], extra: `health_check = { path = "/health", interval = "${interval}", timeout = "80ms", unhealthy = 2, healthy = 2 }` } },
+    });
+  const sl = await h.startSluice(conf('100ms'));
+  await h.waitFor(() => sl.events().some((e) => e.event === 'upstream_server_state' && e.state === 'unhealthy' && e.server === down.addr), { timeout: 3000, what: 'the down server marked unhealthy' });
+
+  // After the reload a fresh check would need 2 failures, 5 s apart, to find
+  // it down again: any traffic it gets meanwhile came from a forgotten verdict.
+  fs.writeFileSync(sl.configPath, conf('5s').replaceAll('{{dir}}', sl.dir));
+  sl.kill('SIGHUP');
+  await h.waitFor(() => sl.events().some((e) => e.event === 'reloaded'), { timeout: 5000, what: 'a "reloaded" event' });
+  const served = down.requests.filter((r) => r.url !== '/health').length;
+  for (let i = 0; i < 20; i++) {
+    const r = await h.request(port, { path: `/after/${i}`, headers: { Host: 'app.test' } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['x-pool'], 'good', `request ${i} went to the server known to be down`);
+  }
+  assert.equal(down.requests.filter((r) => r.url !== '/health').length, served);
+});
+
+test('reload: a passively ejected server stays out for its cool-down', { timeout: 30000 }, async () => {
+  const good = await h.startUpstream({ pool: 'good' });
+  const deadPort = await h.freePort(); // nothing listens: connect fails at once
+  const dead = `127.0.0.1:${deadPort}`;
+  const port = await h.freePort();
+  const conf = (tag) =>
+    h.sluiceToml({ port, pools: { app: { servers: [good.addr, dead] } } }) + `\n# ${tag}\n`;
+  const sl = await h.startSluice(conf('first'));
+  const ejected = () => sl.events().some((e) => e.event === 'upstream_server_state' && e.check === 'passive' && e.state === 'unhealthy' && e.server === dead);
+  for (let i = 0; i < 40 && !ejected(); i++) {
+    const r = await h.request(port, { path: `/before/${i}`, headers: { Host: 'app.test' } });
+    assert.equal(r.status, 200, 'a failed connect is retried on the good server');
+    if (!ejected()) await h.sleep(30);
+  }
+  await h.waitFor(ejected, { timeout: 3000, what: 'the dead server ejected passively' });
+
+  fs.writeFileSync(sl.configPath, conf('second').replaceAll('{{dir}}', sl.dir));
+  sl.kill('SIGHUP');
+  await h.waitFor(() => sl.events().some((e) => e.event === 'reloaded'), { timeout: 5000, what: 'a "reloaded" event' });
+  const mark = sl.events().length;
+  for (let i = 0; i < 20; i++) {
+    const r = await h.request(port, { path: `/after/${i}`, headers: { Host: 'app.test' } });
+    assert.equal(r.status, 200);
+  }
+  const after = sl.events().slice(mark);
+  // upstream_connect_failed, upstream_error or a second ejection: any event
+  // naming the dead server means it was tried again.
+  const tried = after.filter((e) => JSON.stringify(e).includes(dead));
+  assert.equal(tried.length, 0, `the ejected server was tried again after the reload: ${JSON.stringify(tried[0])}`);
 });
