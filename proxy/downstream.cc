@@ -38,10 +38,13 @@ Downstream::~Downstream() {
 void Downstream::take_request() {
   rq_ = w_.take_request();
   rq_->ex.bind(this);
+  rq_->send_timeout.fn = &Downstream::on_send_timeout;
+  rq_->send_timeout.owner = this;
 }
 
 void Downstream::give_request() {
   if (rq_ == nullptr) return;
+  Timeouts::disarm(rq_->send_timeout);
   w_.give_request(rq_);
   rq_ = nullptr;
 }
@@ -358,7 +361,28 @@ bool Downstream::write(const uv_buf_t* bufs, unsigned n) {
     abort();
     return false;
   }
+  if (r == 0) write_queued();
   return r == 1;
+}
+
+void Downstream::write_queued() {
+  w_.timeouts().arm(rq().send_timeout,
+                    static_cast<uint64_t>(w_.snap().limits().client_send_timeout.count()));
+}
+
+void Downstream::write_progress() {
+  if (rq_ == nullptr || !rq_->send_timeout.armed()) return;
+  if (uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&tcp_)) > 0) {
+    write_queued();  // more still queued: the clock starts again
+  } else {
+    Timeouts::disarm(rq_->send_timeout);
+  }
+}
+
+void Downstream::on_send_timeout(void* arg) {
+  auto* self = static_cast<Downstream*>(arg);
+  observe::Event("info", "client_send_timeout").str("client_ip", self->client_ip_);
+  self->close_now(false);
 }
 
 void Downstream::on_write(uv_write_t* req, int status) {
@@ -368,6 +392,7 @@ void Downstream::on_write(uv_write_t* req, int status) {
 void Downstream::after_write(int status) {
   writing_ = false;
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
+  if (!tls_) write_progress();
   if (status < 0) {
     abort();
     return;
@@ -599,6 +624,7 @@ void Downstream::close_now(bool reset) {
   if (ex_active()) rq_->ex.abort();
   reading_ = false;
   Timeouts::disarm(timeout_);
+  if (rq_ != nullptr) Timeouts::disarm(rq_->send_timeout);
   if (reset && uv_tcp_close_reset(&tcp_, &Downstream::on_closed) == 0) {
     // closed with RST
   } else {

@@ -53,6 +53,9 @@ struct RequestState {
   uv_write_t wreq{};
   uv_shutdown_t sreq{};
   std::string out;  // locally generated responses
+  // Armed while a write to the client is queued (not sent whole): no
+  // progress for limits.client_send_timeout closes the connection.
+  Timeout send_timeout{nullptr, nullptr};
 };
 
 class Downstream {
@@ -146,6 +149,9 @@ class Downstream {
   static void on_write(uv_write_t* req, int status);
   static void on_shutdown(uv_shutdown_t* req, int status);
   static void on_timer(void* self);
+  static void on_send_timeout(void* self);
+  void write_queued();    // a write is waiting for the socket: (re)arm the send timeout
+  void write_progress();  // a queued write completed
   static void on_closed(uv_handle_t* h);
 
   friend class Exchange;

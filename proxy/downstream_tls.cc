@@ -132,6 +132,7 @@ bool Downstream::tls_flush(bool app) {
     tls_free_.push_back(t);
     return false;
   }
+  if (r == 0) write_queued();
   return true;
 }
 
@@ -141,6 +142,7 @@ void Downstream::on_tls_write(uv_write_t* req, int status) {
   bool app = t->app;
   if (t->data.capacity() > 64 * 1024) std::string().swap(t->data);
   d->tls_free_.push_back(t);
+  if (status == 0 && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&d->tcp_))) d->write_progress();
   if (app) {
     d->after_write(status);
   } else if (status < 0 && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&d->tcp_))) {

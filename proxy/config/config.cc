@@ -167,6 +167,7 @@ const std::vector<Field<Limits>>& limits_fields() {
       F::set("max_connections", &Limits::max_connections, integer<uint32_t>(1)),
       F::set("client_header_timeout", &Limits::client_header_timeout, duration(1ms)),
       F::set("client_body_timeout", &Limits::client_body_timeout, duration(1ms)),
+      F::set("client_send_timeout", &Limits::client_send_timeout, duration(1ms)),
       F::set("keepalive_timeout", &Limits::keepalive_timeout, duration(0ms)),  // 0 = no keep-alive
       F::set("max_header_bytes", &Limits::max_header_bytes, size(1024, 1 << 20)),
       F::set("max_body_bytes", &Limits::max_body_bytes, size(1, UINT64_MAX)),

@@ -44,6 +44,9 @@ struct Limits {
   uint32_t max_connections = 10000;
   Duration client_header_timeout = std::chrono::seconds(10);
   Duration client_body_timeout = std::chrono::seconds(30);
+  // A write to the client that makes no progress this long closes the
+  // connection (nginx's send_timeout). Not in SPEC: see docs/architecture.md.
+  Duration client_send_timeout = std::chrono::seconds(60);
   Duration keepalive_timeout = std::chrono::seconds(75);  // 0 = no keep-alive
   uint32_t max_header_bytes = 16384;
   uint64_t max_body_bytes = 10ull * 1024 * 1024;

@@ -146,9 +146,10 @@ test('slow client: a 64 MB response does not make sluice buffer it (backpressure
 });
 
 // Reads one response to `GET path` on a fresh connection, pausing the socket
-// for `pauseMs` after every `burst` bytes (0: never), and returns its length
-// and sha256 next to the one the upstream announced.
-function download(port, path, { burst = 0, pauseMs = 0 } = {}) {
+// for `pauseMs` after every `burst` bytes (0: never), or with `duty` =
+// [readMs, pauseMs] reading and pausing by turns, and returns its length and
+// sha256 next to the one the upstream announced.
+function download(port, path, { burst = 0, pauseMs = 0, duty = null } = {}) {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: '127.0.0.1', port }, () => {
       sock.write(`GET ${path} HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n`);
@@ -175,8 +176,24 @@ function download(port, path, { burst = 0, pauseMs = 0 } = {}) {
         setTimeout(() => sock.resume(), pauseMs);
       }
     });
-    sock.on('end', () => resolve({ got, sha: hash.digest('hex'), expectSha }));
-    sock.on('error', reject);
+    let timer = null;
+    if (duty) {
+      const [readMs, restMs] = duty;
+      const cycle = (reading) => {
+        if (reading) sock.resume();
+        else sock.pause();
+        timer = setTimeout(() => cycle(!reading), reading ? readMs : restMs);
+      };
+      cycle(false);
+    }
+    sock.on('end', () => {
+      clearTimeout(timer);
+      resolve({ got, sha: hash.digest('hex'), expectSha });
+    });
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
 }
 
@@ -235,4 +252,50 @@ test('slow upstream: a 64 MB upload to an upstream that does not read does not m
   } finally {
     sock.destroy();
   }
+});
+
+test('client_send_timeout: a client that stops reading is cut off; one that reads slowly is not', { timeout: 60000 }, async () => {
+  const s2 = await h.startSluice(
+    h.sluiceToml({
+      port: await h.freePort(),
+      servers: [up.addr],
+      limits: { client_send_timeout: '1s' },
+    }),
+  );
+  // Stalled: asks for 64 MB and never reads. The socket buffers fill, the
+  // write waits, and after 1 s without progress sluice closes.
+  const stalled = net.connect({ host: '127.0.0.1', port: s2.port });
+  let stalledClosed = false;
+  stalled.on('close', () => (stalledClosed = true));
+  stalled.on('error', () => {});
+  await new Promise((resolve) => stalled.once('connect', resolve));
+  stalled.pause();
+  stalled.write(`GET /down/big/${BIG} HTTP/1.1\r\nHost: app.test\r\n\r\n`);
+  await h.waitFor(() => s2.events().some((e) => e.event === 'client_send_timeout'), { timeout: 8000, what: 'a client_send_timeout event' });
+  // Its access line says the response did not complete (499), and the
+  // connection is closed: reading now gets some bytes, then the end.
+  await h.waitFor(() => s2.accessLog().some((l) => l.path === `/down/big/${BIG}`), { timeout: 3000, what: 'the access line' });
+  const line = s2.accessLog().find((l) => l.path === `/down/big/${BIG}`);
+  assert.equal(line.status, 499);
+  assert.ok(line.bytes < BIG, `bytes ${line.bytes}`);
+  let got = 0;
+  stalled.on('data', (d) => (got += d.length));
+  stalled.resume();
+  await h.waitFor(() => stalledClosed, { timeout: 10000, what: 'the stalled connection to end' });
+  assert.ok(got < BIG, 'the body was cut off');
+
+  // Slow but steady: 2 MB, then nothing for 500 ms (under the 1 s timeout),
+  // by turns: about 4 s for the body. Each queued write completes in time;
+  // the body is complete.
+  const size = 16 * 1024 * 1024;
+  const t0 = Date.now();
+  const r = await h.withTimeout(
+    download(s2.port, `/down/big/${size}`, { burst: 2 * 1024 * 1024, pauseMs: 500 }),
+    40000,
+    'the slow download',
+  );
+  assert.equal(r.got, size);
+  assert.equal(r.sha, r.expectSha);
+  assert.ok(Date.now() - t0 > 2000, 'the reader was slower than the timeout (several pauses)');
+  assert.equal(s2.events().filter((e) => e.event === 'client_send_timeout').length, 1, 'only the stalled client timed out');
 });

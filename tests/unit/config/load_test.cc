@@ -76,6 +76,7 @@ metrics_listen = "127.0.0.1:9901"
 max_connections = 5000
 client_header_timeout = "5s"
 client_body_timeout = "20s"
+client_send_timeout = "45s"
 keepalive_timeout = "2m"
 max_header_bytes = "32k"
 max_body_bytes = "1g"
@@ -170,6 +171,7 @@ rollback = { error_rate = 1 }
   EXPECT_EQ(c.limits.max_connections, 5000u);
   EXPECT_EQ(c.limits.client_header_timeout, 5s);
   EXPECT_EQ(c.limits.client_body_timeout, 20s);
+  EXPECT_EQ(c.limits.client_send_timeout, 45s);
   EXPECT_EQ(c.limits.keepalive_timeout, 2min);
   EXPECT_EQ(c.limits.max_header_bytes, 32u * 1024);
   EXPECT_EQ(c.limits.max_body_bytes, 1ull << 30);
@@ -371,6 +373,7 @@ TEST(Load, Defaults) {
   EXPECT_EQ(c.limits.max_connections, 10000u);
   EXPECT_EQ(c.limits.client_header_timeout, 10s);
   EXPECT_EQ(c.limits.client_body_timeout, 30s);
+  EXPECT_EQ(c.limits.client_send_timeout, 60s);
   EXPECT_EQ(c.limits.keepalive_timeout, 75s);
   EXPECT_EQ(c.limits.max_header_bytes, 16384u);
   EXPECT_EQ(c.limits.max_body_bytes, 10u * 1024 * 1024);
