@@ -8,7 +8,6 @@
 // and pauses, then parses this head up to HeadComplete), resume() as Exchange::start() does.
 // Sizes: ~80 B (curl), ~500 B (browser), ~2 KB, ~8 KB (see request_heads.h).
 #include <benchmark/benchmark.h>
-
 #include <llhttp.h>
 
 #include <cstdlib>
@@ -65,12 +64,16 @@ void run_parse(benchmark::State& state, int reads) {
 }
 
 // The whole head in one read (the common case on a LAN and behind a CDN).
-void BM_ParseRequest(benchmark::State& state) { run_parse(state, 1); }
+void BM_ParseRequest(benchmark::State& state) {
+  run_parse(state, 1);
+}
 BENCHMARK(BM_ParseRequest)->Arg(80)->Arg(500)->Arg(2048)->Arg(8192);
 
 // The head split in two reads at its middle: llhttp keeps partial-token state, our spans
 // are extended across the boundary.
-void BM_ParseRequestTwoReads(benchmark::State& state) { run_parse(state, 2); }
+void BM_ParseRequestTwoReads(benchmark::State& state) {
+  run_parse(state, 2);
+}
 BENCHMARK(BM_ParseRequestTwoReads)->Arg(80)->Arg(500)->Arg(2048)->Arg(8192);
 
 // Baseline: llhttp_execute alone, with no callbacks, on the same heads. The difference to
@@ -100,8 +103,10 @@ void BM_ParseResponse(benchmark::State& state) {
   std::string head = bench::response_head(static_cast<size_t>(state.range(0)));
   // request_heads.h writes a Content-Length that fits the small head; make it 128 here.
   size_t cl = head.find("Content-Length: ");
-  if (cl != std::string::npos) head.replace(cl + 16, head.find('\r', cl) - (cl + 16), "128");
-  else head.insert(head.size() - 2, "Content-Length: 128\r\n");
+  if (cl != std::string::npos)
+    head.replace(cl + 16, head.find('\r', cl) - (cl + 16), "128");
+  else
+    head.insert(head.size() - 2, "Content-Length: 128\r\n");
   const std::string msg = head + std::string(128, 'x');
   Parser p(Parser::Kind::Response);
   std::vector<Slice> slices;

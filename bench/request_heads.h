@@ -57,7 +57,8 @@ inline std::string request_head(size_t target) {
         "MTYyNDI2MjIsImF1ZCI6InNob3AuZXhhbXBsZS5jb20iLCJzY29wZSI6InJlYWQgd3JpdGUifQ."
         "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5cSflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
         "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c");
-    add(s, "sec-ch-ua", "\"Chromium\";v=\"124\", \"Google Chrome\";v=\"124\", \"Not-A.Brand\";v=\"99\"");
+    add(s, "sec-ch-ua",
+        "\"Chromium\";v=\"124\", \"Google Chrome\";v=\"124\", \"Not-A.Brand\";v=\"99\"");
     add(s, "sec-ch-ua-mobile", "?0");
     add(s, "sec-ch-ua-platform", "\"Linux\"");
     add(s, "X-Forwarded-For", "198.51.100.23, 203.0.113.9");
@@ -114,7 +115,8 @@ inline std::string response_head(size_t target) {
         "https://fonts.googleapis.com; img-src 'self' data: https:; font-src 'self' "
         "https://fonts.gstatic.com; connect-src 'self' https://api.example.com; frame-ancestors "
         "'none'; base-uri 'self'; form-action 'self'");
-    add(s, "Link", "</static/app.css>; rel=preload; as=style, </static/app.js>; rel=preload; as=script");
+    add(s, "Link",
+        "</static/app.css>; rel=preload; as=style, </static/app.js>; rel=preload; as=script");
   }
   char line[160];
   for (int i = 0; s.size() + 2 < target; ++i) {

@@ -127,8 +127,7 @@ bool mkdir_p(const std::string& path) {
 
 }  // namespace
 
-Control::Control(Server& server, uv_loop_t* loop)
-    : server_(server), loop_(loop), health_(loop) {}
+Control::Control(Server& server, uv_loop_t* loop) : server_(server), loop_(loop), health_(loop) {}
 
 Control::~Control() = default;
 
@@ -166,17 +165,27 @@ std::vector<Control::RouteRt> Control::build_routes(const config::Config& cfg) c
     }
     rt.state = routing::initial_state(rt.policy, wall_now());
     switch (r.sticky) {
-      case config::Sticky::None: rt.sticky = "none"; break;
-      case config::Sticky::Cookie: rt.sticky = "cookie"; break;
-      case config::Sticky::Header: rt.sticky = "header:" + r.sticky_header; break;
-      case config::Sticky::Ip: rt.sticky = "ip"; break;
+      case config::Sticky::None:
+        rt.sticky = "none";
+        break;
+      case config::Sticky::Cookie:
+        rt.sticky = "cookie";
+        break;
+      case config::Sticky::Header:
+        rt.sticky = "header:" + r.sticky_header;
+        break;
+      case config::Sticky::Ip:
+        rt.sticky = "ip";
+        break;
     }
     out.push_back(std::move(rt));
   }
   return out;
 }
 
-std::string Control::state_path() const { return cfg_->global.state_dir + "/state.json"; }
+std::string Control::state_path() const {
+  return cfg_->global.state_dir + "/state.json";
+}
 
 // Loads state_dir/state.json into `routes`. A corrupt file is set aside and
 // reported, never silently dropped: the config's weights apply.
@@ -185,7 +194,9 @@ void Control::restore(std::vector<RouteRt>& routes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     if (errno != ENOENT) {
-      observe::Event("warn", "state_unreadable").str("path", path).str("error", std::strerror(errno));
+      observe::Event("warn", "state_unreadable")
+          .str("path", path)
+          .str("error", std::strerror(errno));
     }
     return;
   }
@@ -275,7 +286,9 @@ void Control::stop() {
   }
 }
 
-void Control::on_tick(uv_timer_t* t) { static_cast<Control*>(t->data)->tick(); }
+void Control::on_tick(uv_timer_t* t) {
+  static_cast<Control*>(t->data)->tick();
+}
 
 Control::Totals Control::read_totals(StatsBlock& block, size_t route, uint32_t slot) {
   Totals cur;
@@ -388,7 +401,8 @@ void Control::tick() {
   for (RouteRt& r : routes_) {
     std::vector<routing::WindowStats> stats = window_stats(r, now);
     routing::Evaluation ev = routing::evaluate(r.policy, r.state, stats, wall_now());
-    for (size_t i = 0; i < ev.pools.size() && i < r.pools.size(); ++i) r.pools[i].verdict = ev.pools[i];
+    for (size_t i = 0; i < ev.pools.size() && i < r.pools.size(); ++i)
+      r.pools[i].verdict = ev.pools[i];
     if (!ev.new_rollbacks.empty()) log_rollbacks(r, ev.new_rollbacks);
     if (ev.rollout_advanced) {
       const routing::RolloutState& ro = *r.state.rollout;
@@ -424,10 +438,10 @@ void Control::log_rollbacks(const RouteRt& r, const std::vector<routing::Rollbac
         .str("reason", routing::to_string(rec.reason))
         .real("observed_rate", rec.observed_rate)
         .num("requests", static_cast<int64_t>(rec.requests))
-        .num("window_s",
-             static_cast<int64_t>(r.pools[rec.pool].window.window().count() / 1000))
+        .num("window_s", static_cast<int64_t>(r.pools[rec.pool].window.window().count() / 1000))
         .num("weight_moved", rec.weight_moved);
-    if (rec.observed_p99) ev.real("p99_ms", static_cast<double>(rec.observed_p99->count()) / 1000.0);
+    if (rec.observed_p99)
+      ev.real("p99_ms", static_cast<double>(rec.observed_p99->count()) / 1000.0);
     std::string detail;
     if (rec.reason == routing::Reason::kManual) {
       detail = "by an operator";
@@ -567,7 +581,8 @@ admin::Reply Control::set_split(std::string_view route,
   }
   for (size_t i = 0; i < given.size(); ++i) {
     if (!given[i]) {
-      return refuse(400, "weight for pool \"" + r->pools[i].name + "\" is missing (give every pool of the route)");
+      return refuse(400, "weight for pool \"" + r->pools[i].name +
+                             "\" is missing (give every pool of the route)");
     }
   }
   routing::RouteState next = r->state;
@@ -608,7 +623,8 @@ admin::Reply Control::rollback(std::string_view route, std::optional<std::string
     }
     if (!slot) {
       audit("rollback", route, who, dry_run, "unknown pool", 400);
-      return error_reply(400, "route \"" + r->name + "\" has no pool \"" + std::string(*pool) + "\"");
+      return error_reply(400,
+                         "route \"" + r->name + "\" has no pool \"" + std::string(*pool) + "\"");
     }
     if (*slot == r->policy.baseline) {
       audit("rollback", route, who, dry_run, "baseline", 400);
@@ -687,7 +703,8 @@ bool Control::apply_config(const config::LoadResult& res, bool dry_run, std::str
   if (dry_run) return true;
   // New listen addresses are bound first: a port in use refuses the reload
   // before anything has changed.
-  std::shared_ptr<const ListenerPlan> listeners = server_.prepare_listeners(*cfg_, *res.config, &err);
+  std::shared_ptr<const ListenerPlan> listeners =
+      server_.prepare_listeners(*cfg_, *res.config, &err);
   if (!listeners) {
     *errors = err;
     ++reloads_failed_;
@@ -703,7 +720,8 @@ bool Control::apply_config(const config::LoadResult& res, bool dry_run, std::str
     RouteRt* old = find_route(n.name);
     if (old == nullptr || old->pools.size() != n.pools.size()) continue;
     bool same_pools = true;
-    for (size_t i = 0; i < n.pools.size(); ++i) same_pools = same_pools && old->pools[i].name == n.pools[i].name;
+    for (size_t i = 0; i < n.pools.size(); ++i)
+      same_pools = same_pools && old->pools[i].name == n.pools[i].name;
     if (!same_pools) continue;
     for (size_t i = 0; i < n.pools.size(); ++i) {
       n.pools[i].window = std::move(old->pools[i].window);
@@ -765,9 +783,13 @@ bool Control::ready() {
   return true;
 }
 
-admin::Reply Control::status() { return admin::Reply{200, status_json(false)}; }
+admin::Reply Control::status() {
+  return admin::Reply{200, status_json(false)};
+}
 
-admin::Reply Control::status_page_data() { return admin::Reply{200, status_json(true)}; }
+admin::Reply Control::status_page_data() {
+  return admin::Reply{200, status_json(true)};
+}
 
 std::string Control::status_json(bool with_series) {
   routing::MonoTime now = mono_now();

@@ -42,7 +42,7 @@ class Control : public admin::ControlApi {
 
   void start();  // tick timer
   void begin_drain() { draining_ = true; }
-  void stop();   // close handles so the main loop can end
+  void stop();  // close handles so the main loop can end
 
   // SIGHUP and POST /v1/reload. Returns false with the errors (one per line).
   bool reload(bool dry_run, std::string* errors);
@@ -51,10 +51,10 @@ class Control : public admin::ControlApi {
   admin::Reply status() override;
   admin::Reply status_page_data() override;  // status() + per-pool series (status page)
   admin::Reply set_split(std::string_view route,
-                         const std::vector<std::pair<std::string, uint64_t>>& weights,
-                         bool dry_run, const admin::Caller& who) override;
-  admin::Reply rollback(std::string_view route, std::optional<std::string_view> pool,
-                        bool dry_run, const admin::Caller& who) override;
+                         const std::vector<std::pair<std::string, uint64_t>>& weights, bool dry_run,
+                         const admin::Caller& who) override;
+  admin::Reply rollback(std::string_view route, std::optional<std::string_view> pool, bool dry_run,
+                        const admin::Caller& who) override;
   admin::Reply reload(bool dry_run, const admin::Caller& who) override;
   admin::Reply metrics() override;
   void refused(std::string_view action, std::string_view route, const admin::Caller& who,
@@ -104,9 +104,9 @@ class Control : public admin::ControlApi {
   // A stats block of an older snapshot, read until no request uses it.
   struct Retired {
     std::shared_ptr<StatsBlock> block;
-    std::vector<std::string> routes;               // by route index in that block
-    std::vector<std::vector<std::string>> pools;   // [route][slot]
-    std::vector<std::vector<Totals>> seen;         // [route][slot]
+    std::vector<std::string> routes;              // by route index in that block
+    std::vector<std::vector<std::string>> pools;  // [route][slot]
+    std::vector<std::vector<Totals>> seen;        // [route][slot]
   };
 
   std::vector<RouteRt> build_routes(const config::Config& cfg) const;

@@ -106,8 +106,7 @@ admin::Reply Control::metrics() {
     return labels;
   };
   // name{labels,extra} value
-  auto sample = [&](const char* name, const std::string& lbl, std::string_view extra,
-                    uint64_t v) {
+  auto sample = [&](const char* name, const std::string& lbl, std::string_view extra, uint64_t v) {
     o += name;
     o += '{';
     o += lbl;
@@ -132,10 +131,9 @@ admin::Reply Control::metrics() {
               "Upstream failures counted against a pool.");
   for (const RouteRt& r : routes_) {
     for (const PoolRt& p : r.pools) {
-      const std::pair<const char*, uint64_t> kinds[] = {
-          {"5xx", p.cumulative.errors_5xx},
-          {"connect", p.cumulative.connect_failures},
-          {"timeout", p.cumulative.timeouts}};
+      const std::pair<const char*, uint64_t> kinds[] = {{"5xx", p.cumulative.errors_5xx},
+                                                        {"connect", p.cumulative.connect_failures},
+                                                        {"timeout", p.cumulative.timeouts}};
       for (const auto& [kind, v] : kinds) {
         sample("sluice_upstream_errors_total", route_pool(r, p),
                std::string(",kind=\"") + kind + "\"", v);
@@ -151,7 +149,8 @@ admin::Reply Control::metrics() {
   append_help(o, "sluice_rollbacks_total", "counter",
               "Rollbacks of a pool (automatic and manual).");
   for (const RouteRt& r : routes_) {
-    for (const PoolRt& p : r.pools) sample("sluice_rollbacks_total", route_pool(r, p), "", p.rollbacks);
+    for (const PoolRt& p : r.pools)
+      sample("sluice_rollbacks_total", route_pool(r, p), "", p.rollbacks);
   }
   append_help(o, "sluice_upstream_server_healthy", "gauge",
               "1 when a server passes its health checks.");
@@ -184,8 +183,8 @@ admin::Reply Control::metrics() {
   };
   const Hist hists[] = {
       {"sluice_request_duration_seconds",
-       "Time from a request's first byte to its response's last byte.",
-       &Totals::duration_sum_us, &Totals::duration},
+       "Time from a request's first byte to its response's last byte.", &Totals::duration_sum_us,
+       &Totals::duration},
       {"sluice_upstream_response_seconds",
        "Time from connecting to (or reusing) an upstream to its response head.",
        &Totals::upstream_sum_us, &Totals::upstream},
@@ -210,7 +209,8 @@ admin::Reply Control::metrics() {
   const tls::HandshakeCounters& hs = *tls_shared_.counters;
   append_help(o, "sluice_tls_handshakes_total", "counter",
               "TLS handshakes by result: full, resumed (ticket or session id), failed.");
-  sample("sluice_tls_handshakes_total", "result=\"full\"", "", hs.full.load(std::memory_order_relaxed));
+  sample("sluice_tls_handshakes_total", "result=\"full\"", "",
+         hs.full.load(std::memory_order_relaxed));
   sample("sluice_tls_handshakes_total", "result=\"resumed\"", "",
          hs.resumed.load(std::memory_order_relaxed));
   sample("sluice_tls_handshakes_total", "result=\"failed\"", "",
@@ -223,7 +223,8 @@ admin::Reply Control::metrics() {
       labels = "cert=\"";
       append_label(labels, c.files.cert_path);
       labels += "\",name=\"";
-      append_label(labels, c.names.empty() ? std::string_view() : std::string_view(c.names.front()));
+      append_label(labels,
+                   c.names.empty() ? std::string_view() : std::string_view(c.names.front()));
       labels += '"';
       sample("sluice_certificate_expiry_timestamp_seconds", labels, "",
              static_cast<uint64_t>(c.not_after > 0 ? c.not_after : 0));

@@ -20,8 +20,7 @@ constexpr size_t kMaxUri = 8192;
 
 }  // namespace
 
-void Downstream::accept(Worker& w, int fd, const Listener& listener,
-                        const sockaddr_storage& peer) {
+void Downstream::accept(Worker& w, int fd, const Listener& listener, const sockaddr_storage& peer) {
   auto* d = new Downstream(w, listener);
   d->start(fd, peer);
 }
@@ -354,8 +353,8 @@ bool Downstream::write(const uv_buf_t* bufs, unsigned n) {
   }
   uv_write_t& req = rq().wreq;
   req.data = this;
-  int r = w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &req, bufs, n, &Downstream::on_write,
-                   this);
+  int r =
+      w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &req, bufs, n, &Downstream::on_write, this);
   if (r < 0) {
     writing_ = false;
     abort();
@@ -448,8 +447,7 @@ void Downstream::respond_with(int status, bool close, std::string_view reason,
 }
 
 void Downstream::respond_redirect(const config::Listener& l, std::string_view host,
-                                  std::string_view target, std::string_view path,
-                                  bool has_body) {
+                                  std::string_view target, std::string_view path, bool has_body) {
   const http::MessageHead& h = rq_->parser.head();
   if (!l.acme_webroot.empty() && path.substr(0, kAcmePrefix.size()) == kAcmePrefix &&
       (h.method == HTTP_GET || h.method == HTTP_HEAD)) {
@@ -497,7 +495,9 @@ void Downstream::log_local(int status, std::string_view reason, std::string_view
   log.append(r);
 }
 
-void Downstream::fail(int status, std::string_view reason) { respond_local(status, true, reason); }
+void Downstream::fail(int status, std::string_view reason) {
+  respond_local(status, true, reason);
+}
 
 void Downstream::reset(std::string_view reason) {
   observe::Event("info", "connection_reset").str("reason", reason).str("client_ip", client_ip_);
@@ -582,7 +582,9 @@ void Downstream::on_drain() {
   if (state_ == State::ReadHead && !in_head() && !writing_) close_now(false);
 }
 
-void Downstream::abort() { close_now(false); }
+void Downstream::abort() {
+  close_now(false);
+}
 
 void Downstream::start_closing() {
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;

@@ -85,7 +85,7 @@ class Downstream {
   // them before the callback, e.g. read more of a response into them.
   bool write(const uv_buf_t* bufs, unsigned n);
   bool write_pending() const { return writing_; }
-  void want_read();    // resume reading if the buffer has room and nothing forbids it
+  void want_read();  // resume reading if the buffer has room and nothing forbids it
   void stop_read();
   void arm_body_timer();
   void exchange_finished(bool keep_alive);
@@ -103,17 +103,15 @@ class Downstream {
   void parse_head();
   void on_head();
   void respond_local(int status, bool close, std::string_view reason);
-  void respond_with(int status, bool close, std::string_view reason,
-                    std::string_view content_type, std::string_view body,
-                    std::string_view location);
-  void respond_redirect(const config::Listener& l, std::string_view host,
-                        std::string_view target, std::string_view path, bool has_body);
+  void respond_with(int status, bool close, std::string_view reason, std::string_view content_type,
+                    std::string_view body, std::string_view location);
+  void respond_redirect(const config::Listener& l, std::string_view host, std::string_view target,
+                        std::string_view path, bool has_body);
   void start_closing();
   void close_now(bool reset);
   void release_buffer_if_idle();
   void arm_timer(uint64_t ms, uint8_t kind);
-  void log_local(int status, std::string_view reason, std::string_view request_id,
-                 uint64_t bytes);
+  void log_local(int status, std::string_view reason, std::string_view request_id, uint64_t bytes);
   void set_idle(bool idle);
   // The request state, taken from the worker on first use.
   RequestState& rq() {

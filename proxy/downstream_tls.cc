@@ -126,8 +126,8 @@ bool Downstream::tls_flush(bool app) {
   tls_->take_output(&t->data);
   t->req.data = t;
   uv_buf_t b = uv_buf_init(t->data.data(), static_cast<unsigned>(t->data.size()));
-  int r = w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &t->req, &b, 1,
-                   &Downstream::on_tls_write, this);
+  int r = w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &t->req, &b, 1, &Downstream::on_tls_write,
+                   this);
   if (r < 0) {
     tls_free_.push_back(t);
     return false;

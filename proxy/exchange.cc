@@ -541,8 +541,7 @@ void Exchange::on_upstream_eof(int status) {
     forward_response();  // completes the close-delimited body
     return;
   }
-  upstream_failed(status == UV_EOF ? "upstream closed the connection" : uv_strerror(status),
-                  false);
+  upstream_failed(status == UV_EOF ? "upstream closed the connection" : uv_strerror(status), false);
 }
 
 void Exchange::on_upstream_timeout() {
@@ -558,8 +557,8 @@ bool Exchange::may_retry_on_fresh() const {
 }
 
 void Exchange::upstream_failed(std::string_view reason, bool timeout) {
-  bool fresh_retry = !timeout && up_ != nullptr && up_->reused() && !up_->got_bytes() &&
-                     may_retry_on_fresh();
+  bool fresh_retry =
+      !timeout && up_ != nullptr && up_->reused() && !up_->got_bytes() && may_retry_on_fresh();
   {
     const PoolRuntime& p = snap_->pools[pool_];
     observe::Event ev(fresh_retry ? "info" : "warn", "upstream_error");

@@ -72,7 +72,7 @@ class Exchange {
   void on_client_data();     // more bytes in the input buffer
   void on_client_written();  // the last write to the client completed
   void on_client_eof();
-  void abort();              // client gone: drop the upstream side
+  void abort();  // client gone: drop the upstream side
   void tunnel_client_data();
 
   // ---- upstream ----

@@ -116,7 +116,8 @@ struct HealthChecker::Probe {
     }
     uv_buf_t b = uv_buf_init(self->request.data(), static_cast<unsigned>(self->request.size()));
     self->wreq.data = self;
-    uv_write(&self->wreq, reinterpret_cast<uv_stream_t*>(self->tcp), &b, 1, [](uv_write_t*, int) {});
+    uv_write(&self->wreq, reinterpret_cast<uv_stream_t*>(self->tcp), &b, 1,
+             [](uv_write_t*, int) {});
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(self->tcp),
         [](uv_handle_t* h, size_t, uv_buf_t* out) {
@@ -142,7 +143,8 @@ struct HealthChecker::Probe {
   void finish(bool ok, const char* why) {
     uv_timer_stop(&deadline);
     if (tcp != nullptr) {
-      uv_close(reinterpret_cast<uv_handle_t*>(tcp), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+      uv_close(reinterpret_cast<uv_handle_t*>(tcp),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
       tcp = nullptr;
     }
     HealthTable& table = *snap->health;
@@ -169,7 +171,9 @@ struct HealthChecker::Probe {
       ++owner->ejections_active_;
     }
     observe::Event ev(healthy ? "info" : "warn", "upstream_server_state");
-    ev.str("pool", p().name).str("server", p().servers[server].text).str("state", healthy ? "healthy" : "unhealthy");
+    ev.str("pool", p().name)
+        .str("server", p().servers[server].text)
+        .str("state", healthy ? "healthy" : "unhealthy");
     ev.str("check", "active");
     if (!healthy) ev.str("reason", why);
   }
@@ -185,7 +189,8 @@ struct HealthChecker::Probe {
     stopping = true;
     uv_timer_stop(&deadline);
     if (tcp != nullptr) {
-      uv_close(reinterpret_cast<uv_handle_t*>(tcp), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+      uv_close(reinterpret_cast<uv_handle_t*>(tcp),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
       tcp = nullptr;
     }
     uv_close(reinterpret_cast<uv_handle_t*>(&interval), &on_closed);
@@ -195,7 +200,9 @@ struct HealthChecker::Probe {
 
 HealthChecker::HealthChecker(uv_loop_t* loop) : loop_(loop) {}
 
-HealthChecker::~HealthChecker() { stop(); }
+HealthChecker::~HealthChecker() {
+  stop();
+}
 
 void HealthChecker::carry_over(const Snapshot& next) const {
   if (!snap_ || snap_->health == next.health) return;
@@ -227,7 +234,8 @@ void HealthChecker::start(std::shared_ptr<const Snapshot> snap) {
   for (uint32_t pi = 0; pi < snap->pools.size(); ++pi) {
     // An ejection carried over from the previous snapshot was logged then.
     noted_[pi].resize(snap->pools[pi].servers.size());
-    for (uint32_t si = 0; si < noted_[pi].size(); ++si) noted_[pi][si] = snap->health->ejected_at(pi, si);
+    for (uint32_t si = 0; si < noted_[pi].size(); ++si)
+      noted_[pi][si] = snap->health->ejected_at(pi, si);
     checked_[pi] = pi < cfg.pools.size() && cfg.pools[pi].health_check.has_value();
   }
   if (!sweep_init_) {
@@ -249,8 +257,8 @@ void HealthChecker::start(std::shared_ptr<const Snapshot> snap) {
       pr->timeout_ms = static_cast<uint64_t>(pc.health_check->timeout.count());
       pr->fall = pc.health_check->unhealthy;
       pr->rise = pc.health_check->healthy;
-      pr->request = "GET " + pc.health_check->path + " HTTP/1.1\r\nHost: " +
-                    snap->pools[pi].servers[si].host +
+      pr->request = "GET " + pc.health_check->path +
+                    " HTTP/1.1\r\nHost: " + snap->pools[pi].servers[si].host +
                     "\r\nUser-Agent: sluice-health-check\r\nConnection: close\r\n\r\n";
       uv_timer_init(loop_, &pr->interval);
       uv_timer_init(loop_, &pr->deadline);
@@ -279,7 +287,9 @@ void HealthChecker::stop() {
   }
 }
 
-void HealthChecker::on_sweep(uv_timer_t* t) { static_cast<HealthChecker*>(t->data)->sweep(); }
+void HealthChecker::on_sweep(uv_timer_t* t) {
+  static_cast<HealthChecker*>(t->data)->sweep();
+}
 
 // Passive ejections made by the workers: log and count each once, and end
 // the cool-down of pools without active checks.

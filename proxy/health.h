@@ -76,8 +76,8 @@ class HealthTable {
  private:
   struct alignas(64) Slot {  // one cache line per server: workers write `fails`
     std::atomic<uint8_t> healthy{1};
-    std::atomic<uint32_t> fails{0};        // consecutive transport failures
-    std::atomic<uint64_t> ejected_at{0};   // passive ejection time, 0 = not ejected
+    std::atomic<uint32_t> fails{0};       // consecutive transport failures
+    std::atomic<uint64_t> ejected_at{0};  // passive ejection time, 0 = not ejected
   };
   Slot& at(uint32_t pool, uint32_t server) { return slots_[offsets_[pool] + server]; }
   const Slot& at(uint32_t pool, uint32_t server) const { return slots_[offsets_[pool] + server]; }

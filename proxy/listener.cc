@@ -56,7 +56,9 @@ Listener::~Listener() {
   if (!closed_ && fd_ >= 0) ::close(fd_);
 }
 
-void Listener::start() { resume(); }
+void Listener::start() {
+  resume();
+}
 
 void Listener::pause() {
   if (!polling_ || closed_) return;
@@ -100,8 +102,8 @@ void Listener::accept_batch() {
     }
     sockaddr_storage peer{};
     socklen_t plen = sizeof peer;
-    int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &plen,
-                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd =
+        ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {

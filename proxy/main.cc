@@ -60,8 +60,7 @@ int main(int argc, char** argv) {
   if (!r.config) {
     for (const auto& e : r.errors) std::fprintf(stderr, "%s\n", e.str().c_str());
     if (check) return 1;
-    std::fprintf(stderr, "sluice: %s: configuration invalid, not starting\n",
-                 config_path.c_str());
+    std::fprintf(stderr, "sluice: %s: configuration invalid, not starting\n", config_path.c_str());
     return 1;
   }
   if (check) {

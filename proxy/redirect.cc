@@ -105,12 +105,13 @@ bool serve_acme_file(const std::string& webroot, std::string_view token, std::st
   if (realpath(path.c_str(), file_real) == nullptr) return false;
   std::string_view root(root_real);
   std::string_view file(file_real);
-  if (file.size() <= root.size() || file.substr(0, root.size()) != root || file[root.size()] != '/') {
+  if (file.size() <= root.size() || file.substr(0, root.size()) != root ||
+      file[root.size()] != '/') {
     return false;  // a symlinked directory pointed outside the webroot
   }
   int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return false;
-  struct stat st{};
+  struct stat st {};
   bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= 64 * 1024;
   if (ok) {
     body->resize(static_cast<size_t>(st.st_size));

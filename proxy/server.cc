@@ -8,7 +8,6 @@
 
 #include <cerrno>
 #include <cstring>
-
 #include <thread>
 
 #include "proxy/listener.h"
@@ -104,8 +103,8 @@ int Server::run() {
   uv_signal_start(&sighup_, &Server::on_signal, SIGHUP);
 
   for (unsigned w = 0; w < nworkers; ++w) {
-    workers_.push_back(std::make_unique<Worker>(*this, w, control_->snapshot(),
-                                                control_->weights(), std::move(fds[w])));
+    workers_.push_back(std::make_unique<Worker>(*this, w, control_->snapshot(), control_->weights(),
+                                                std::move(fds[w])));
   }
   for (auto& w : workers_) w->start();
   control_->start();
@@ -144,8 +143,8 @@ bool Server::drop_privileges(std::string* error) {
   gid_t gid = pw.pw_gid;
   if (geteuid() != 0) {
     if (geteuid() == uid) return true;  // already that user
-    *error = "global.user: running as uid " + std::to_string(geteuid()) +
-             ", cannot become \"" + name + "\" (start as root, or as that user)";
+    *error = "global.user: running as uid " + std::to_string(geteuid()) + ", cannot become \"" +
+             name + "\" (start as root, or as that user)";
     return false;
   }
   ::mkdir(cfg_->global.state_dir.c_str(), 0750);

@@ -1,12 +1,12 @@
 #include "proxy/snapshot.h"
 
-#include "routing/sticky.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <atomic>
 #include <cctype>
+
+#include "routing/sticky.h"
 
 namespace sluice {
 
@@ -77,10 +77,18 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
       rt.pool_ids.push_back(routing::hash_key(cfg->pools[e.pool].name));
     }
     switch (r.sticky) {
-      case config::Sticky::None: rt.sticky = StickyMode::None; break;
-      case config::Sticky::Cookie: rt.sticky = StickyMode::Cookie; break;
-      case config::Sticky::Header: rt.sticky = StickyMode::Header; break;
-      case config::Sticky::Ip: rt.sticky = StickyMode::Ip; break;
+      case config::Sticky::None:
+        rt.sticky = StickyMode::None;
+        break;
+      case config::Sticky::Cookie:
+        rt.sticky = StickyMode::Cookie;
+        break;
+      case config::Sticky::Header:
+        rt.sticky = StickyMode::Header;
+        break;
+      case config::Sticky::Ip:
+        rt.sticky = StickyMode::Ip;
+        break;
     }
     rt.sticky_header = lower(r.sticky_header);
     rt.force_header = lower(r.force_header);

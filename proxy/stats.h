@@ -20,8 +20,8 @@ namespace sluice {
 // Bucket bounds of the exported Prometheus histograms, in microseconds
 // (le="0.001" ... le="10" seconds), then +Inf. Counted exactly per bucket,
 // apart from the finer window histogram the rollback controller reads.
-inline constexpr uint64_t kPromBoundsUs[] = {1000,   2500,   5000,    10000,   25000,
-                                             50000,  100000, 250000,  500000,  1000000,
+inline constexpr uint64_t kPromBoundsUs[] = {1000,    2500,    5000,    10000,  25000,
+                                             50000,   100000,  250000,  500000, 1000000,
                                              2500000, 5000000, 10000000};
 inline constexpr size_t kPromBuckets = std::size(kPromBoundsUs) + 1;
 inline size_t prom_bucket(uint64_t us) {
@@ -59,10 +59,17 @@ struct StatCell {
   // acquire sees every other field of the requests it counts.
   void record(routing::Outcome outcome, int status, uint64_t latency_us, int64_t upstream_us) {
     switch (outcome) {
-      case routing::Outcome::kUpstream5xx: bump(errors_5xx); break;
-      case routing::Outcome::kConnectFailure: bump(connect_failures); break;
-      case routing::Outcome::kTimeout: bump(timeouts); break;
-      case routing::Outcome::kOk: break;
+      case routing::Outcome::kUpstream5xx:
+        bump(errors_5xx);
+        break;
+      case routing::Outcome::kConnectFailure:
+        bump(connect_failures);
+        break;
+      case routing::Outcome::kTimeout:
+        bump(timeouts);
+        break;
+      case routing::Outcome::kOk:
+        break;
     }
     int cls = status / 100;
     bump(by_class[(cls >= 1 && cls <= 5) ? cls : 0]);

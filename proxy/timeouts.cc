@@ -55,7 +55,9 @@ void Timeouts::wake_at(uint64_t at) {
   uv_timer_start(&timer_, &Timeouts::on_timer, wake_at_ > now ? wake_at_ - now : 0, 0);
 }
 
-void Timeouts::on_timer(uv_timer_t* t) { static_cast<Timeouts*>(t->data)->expire(); }
+void Timeouts::on_timer(uv_timer_t* t) {
+  static_cast<Timeouts*>(t->data)->expire();
+}
 
 void Timeouts::expire() {
   waiting_ = false;

@@ -31,8 +31,8 @@ void Upstream::connect(Exchange* owner, const sockaddr_storage& sa, uint64_t tim
   owner_ = owner;
   creq_.data = this;
   uv_tcp_nodelay(&tcp_, 1);
-  int r = uv_tcp_connect(&creq_, &tcp_, reinterpret_cast<const sockaddr*>(&sa),
-                         &Upstream::on_connect);
+  int r =
+      uv_tcp_connect(&creq_, &tcp_, reinterpret_cast<const sockaddr*>(&sa), &Upstream::on_connect);
   if (r < 0) {
     owner->on_upstream_connected(this, r);  // the callback will not run
     return;
@@ -61,8 +61,8 @@ void Upstream::attach(Exchange* owner) {
 void Upstream::write(const uv_buf_t* bufs, unsigned n) {
   writing_ = true;
   wreq_.data = this;
-  int r = w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &wreq_, bufs, n, &Upstream::on_write,
-                   this);
+  int r =
+      w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &wreq_, bufs, n, &Upstream::on_write, this);
   if (r < 0) {
     writing_ = false;
     if (owner_ != nullptr) owner_->on_upstream_written(r);
@@ -90,7 +90,9 @@ void Upstream::read_stop() {
   reading_ = false;
 }
 
-void Upstream::arm_timeout(uint64_t ms) { w_.timeouts().arm(timeout_, ms); }
+void Upstream::arm_timeout(uint64_t ms) {
+  w_.timeouts().arm(timeout_, ms);
+}
 
 void Upstream::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Upstream*>(h->data);

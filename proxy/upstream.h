@@ -11,7 +11,6 @@
 #include <uv.h>
 
 #include <atomic>
-
 #include <cstdint>
 #include <vector>
 

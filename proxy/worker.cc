@@ -1,9 +1,9 @@
 #include "proxy/worker.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <random>
-
-#include <unistd.h>
 
 #include "proxy/downstream.h"
 #include "proxy/listener.h"
@@ -15,7 +15,9 @@ namespace sluice {
 
 namespace {
 
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 uint32_t buffer_size(const Snapshot& s) {
   // The whole request head must fit one buffer: max_header_bytes plus slack
@@ -91,7 +93,9 @@ void Worker::run() {
   server_.worker_exited();
 }
 
-void Worker::on_async(uv_async_t* h) { static_cast<Worker*>(h->data)->drain_queue(); }
+void Worker::on_async(uv_async_t* h) {
+  static_cast<Worker*>(h->data)->drain_queue();
+}
 
 void Worker::drain_queue() {
   std::vector<std::function<void()>> batch;
@@ -294,8 +298,8 @@ void Worker::defer_pump(Downstream* d) {
   wake_idle();
 }
 
-int Worker::write(uv_stream_t* s, uv_write_t* req, const uv_buf_t* bufs, unsigned n,
-                  uv_write_cb cb, void* owner) {
+int Worker::write(uv_stream_t* s, uv_write_t* req, const uv_buf_t* bufs, unsigned n, uv_write_cb cb,
+                  void* owner) {
   int r = uv_try_write(s, bufs, n);
   if (r == UV_EAGAIN) r = 0;  // nothing went (or earlier writes are queued)
   if (r < 0) return r;
@@ -388,7 +392,8 @@ void Worker::apply_listeners(const ListenerPlan& plan) {
       ::close(f.fd);
       continue;
     }
-    listeners_.push_back(std::make_unique<Listener>(*this, f.fd, f.listener, plan.next[f.listener]));
+    listeners_.push_back(
+        std::make_unique<Listener>(*this, f.fd, f.listener, plan.next[f.listener]));
     if (!paused_) listeners_.back()->start();
   }
 }
@@ -410,8 +415,9 @@ void Worker::on_drain_timer(uv_timer_t* t) {
   auto* self = static_cast<Worker*>(t->data);
   std::vector<Downstream*> snapshot = self->conns_;
   if (!snapshot.empty()) {
-    observe::Event("warn", "drain_timeout").num("worker", self->id_).num(
-        "closed_connections", static_cast<int64_t>(snapshot.size()));
+    observe::Event("warn", "drain_timeout")
+        .num("worker", self->id_)
+        .num("closed_connections", static_cast<int64_t>(snapshot.size()));
   }
   for (Downstream* c : snapshot) c->abort();
   self->close_everything();

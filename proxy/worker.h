@@ -43,8 +43,8 @@ struct ListenFd {
 // (which binds the new ones before anything changes) and applied by every
 // worker together with the new snapshot.
 struct ListenerPlan {
-  std::vector<config::Listener> next;    // the new config's entries
-  std::vector<int> old_to_new;           // per old entry: its new index, or -1 = removed
+  std::vector<config::Listener> next;        // the new config's entries
+  std::vector<int> old_to_new;               // per old entry: its new index, or -1 = removed
   std::vector<std::vector<ListenFd>> added;  // per worker: sockets of new entries
   bool changes() const;
 };

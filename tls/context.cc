@@ -111,8 +111,7 @@ int on_client_hello(SSL* ssl, int*, void*) {
   const unsigned char* ext = nullptr;
   size_t len = 0;
   bool offers_13 = false;
-  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &ext, &len) == 1 &&
-      len >= 1) {
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &ext, &len) == 1 && len >= 1) {
     size_t list = std::min<size_t>(ext[0], len - 1);
     for (size_t i = 1; i + 1 <= list; i += 2) {
       if (ext[i] == 0x03 && ext[i + 1] == 0x04) offers_13 = true;

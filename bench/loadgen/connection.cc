@@ -9,36 +9,58 @@ namespace sluice::bench {
 
 namespace {
 
-Connection* from(void* data) { return static_cast<Connection*>(data); }
+Connection* from(void* data) {
+  return static_cast<Connection*>(data);
+}
 
-uv_handle_t* handle(uv_tcp_t* t) { return reinterpret_cast<uv_handle_t*>(t); }
-uv_handle_t* handle(uv_timer_t* t) { return reinterpret_cast<uv_handle_t*>(t); }
-uv_stream_t* stream(uv_tcp_t* t) { return reinterpret_cast<uv_stream_t*>(t); }
+uv_handle_t* handle(uv_tcp_t* t) {
+  return reinterpret_cast<uv_handle_t*>(t);
+}
+uv_handle_t* handle(uv_timer_t* t) {
+  return reinterpret_cast<uv_handle_t*>(t);
+}
+uv_stream_t* stream(uv_tcp_t* t) {
+  return reinterpret_cast<uv_stream_t*>(t);
+}
 
-uint64_t to_ms_ceil(uint64_t ns) { return (ns + 999'999) / 1'000'000; }
+uint64_t to_ms_ceil(uint64_t ns) {
+  return (ns + 999'999) / 1'000'000;
+}
 
 }  // namespace
 
 const char* Connection::to_string(State s) {
   switch (s) {
-    case State::Closed: return "closed";
-    case State::Connecting: return "connecting";
-    case State::Handshaking: return "handshaking";
-    case State::Active: return "active";
-    case State::Idle: return "idle";
-    case State::Closing: return "closing";
+    case State::Closed:
+      return "closed";
+    case State::Connecting:
+      return "connecting";
+    case State::Handshaking:
+      return "handshaking";
+    case State::Active:
+      return "active";
+    case State::Idle:
+      return "idle";
+    case State::Closing:
+      return "closing";
   }
   return "?";
 }
 
 bool Connection::allowed(State from, State to) {
   switch (to) {
-    case State::Connecting: return from == State::Closed;
-    case State::Handshaking: return from == State::Connecting;
-    case State::Active: return from == State::Connecting || from == State::Handshaking || from == State::Idle;
-    case State::Idle: return from == State::Active;
-    case State::Closing: return from != State::Closed && from != State::Closing;
-    case State::Closed: return from == State::Closing;
+    case State::Connecting:
+      return from == State::Closed;
+    case State::Handshaking:
+      return from == State::Connecting;
+    case State::Active:
+      return from == State::Connecting || from == State::Handshaking || from == State::Idle;
+    case State::Idle:
+      return from == State::Active;
+    case State::Closing:
+      return from != State::Closed && from != State::Closing;
+    case State::Closed:
+      return from == State::Closing;
   }
   return false;
 }
@@ -61,15 +83,24 @@ void Connection::start(uint64_t since_ns) {
   assert(!carrying_ && !shutting_down_);
   carrying_ = true;
   since_ns_ = since_ns;
-  uv_timer_start(&timer_, [](uv_timer_t* t) { from(t->data)->on_timeout(); },
-                 to_ms_ceil(worker_.options().timeout_ns), 0);
+  uv_timer_start(
+      &timer_, [](uv_timer_t* t) { from(t->data)->on_timeout(); },
+      to_ms_ceil(worker_.options().timeout_ns), 0);
   switch (state_) {
-    case State::Closed: connect(); break;
-    case State::Idle: send_request(); break;
-    case State::Closing: start_after_close_ = true; break;
+    case State::Closed:
+      connect();
+      break;
+    case State::Idle:
+      send_request();
+      break;
+    case State::Closing:
+      start_after_close_ = true;
+      break;
     case State::Connecting:
     case State::Handshaking:
-    case State::Active: assert(false && "start() on a busy connection"); break;
+    case State::Active:
+      assert(false && "start() on a busy connection");
+      break;
   }
   notify();
 }
@@ -83,8 +114,9 @@ void Connection::connect() {
   }
   tcp_.data = this;
   transition(State::Connecting);
-  rc = uv_tcp_connect(&connect_req_, &tcp_, worker_.address(),
-                      [](uv_connect_t* req, int status) { from(req->handle->data)->on_connected(status); });
+  rc = uv_tcp_connect(&connect_req_, &tcp_, worker_.address(), [](uv_connect_t* req, int status) {
+    from(req->handle->data)->on_connected(status);
+  });
   if (rc != 0) fail(ErrorKind::Connect);  // the callback will not run
 }
 
@@ -100,7 +132,9 @@ void Connection::on_connected(int status) {
   uv_read_start(
       stream(&tcp_),
       [](uv_handle_t* h, size_t, uv_buf_t* buf) { *buf = from(h->data)->worker_.read_buffer(); },
-      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) { from(s->data)->on_read(nread, buf); });
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        from(s->data)->on_read(nread, buf);
+      });
   if (worker_.tls() == nullptr) {
     send_request();
   } else {
@@ -169,8 +203,10 @@ void Connection::on_written(int status) {
   if (status != 0) {
     fail(ErrorKind::Write);
   } else if (tls_) {
-    if (state_ == State::Active && request_tls_off_ < worker_.request().size()) write_tls_request();
-    else flush_tls();
+    if (state_ == State::Active && request_tls_off_ < worker_.request().size())
+      write_tls_request();
+    else
+      flush_tls();
   }
   notify();
 }
@@ -180,8 +216,10 @@ void Connection::on_written(int status) {
 void Connection::on_read(ssize_t nread, const uv_buf_t* buf) {
   if (nread > 0) {
     worker_.stats().bytes_read += static_cast<uint64_t>(nread);
-    if (tls_) on_tls_bytes(buf->base, static_cast<size_t>(nread));
-    else on_bytes(buf->base, static_cast<size_t>(nread));
+    if (tls_)
+      on_tls_bytes(buf->base, static_cast<size_t>(nread));
+    else
+      on_bytes(buf->base, static_cast<size_t>(nread));
   } else if (nread == UV_EOF) {
     if (tls_) {
       tls_->feed_eof();
@@ -219,8 +257,10 @@ void Connection::on_tls_bytes(const char* data, size_t n) {
 }
 
 void Connection::on_handshake_done() {
-  if (tls_->resumed()) ++worker_.stats().tls_resumed;
-  else ++worker_.stats().tls_full;
+  if (tls_->resumed())
+    ++worker_.stats().tls_resumed;
+  else
+    ++worker_.stats().tls_full;
   send_request();
 }
 
@@ -232,8 +272,11 @@ void Connection::on_bytes(const char* data, size_t n) {
   }
   ResponseReader::Result r = reader_.feed(data, n);
   switch (r.event) {
-    case ResponseReader::Event::NeedMore: return;
-    case ResponseReader::Event::Error: fail(ErrorKind::Parse); return;
+    case ResponseReader::Event::NeedMore:
+      return;
+    case ResponseReader::Event::Error:
+      fail(ErrorKind::Parse);
+      return;
     case ResponseReader::Event::Complete:
       // Anything after the response is unsolicited (no pipelining): do not reuse.
       complete_response(/*reusable=*/r.consumed == n);
@@ -246,8 +289,10 @@ void Connection::on_eof() {
     complete_response(/*reusable=*/false);  // a close-delimited body
     return;
   }
-  if (carrying_) fail(ErrorKind::Read);  // closed before the response completed
-  else begin_close();                    // an idle keep-alive connection the server closed
+  if (carrying_)
+    fail(ErrorKind::Read);  // closed before the response completed
+  else
+    begin_close();  // an idle keep-alive connection the server closed
 }
 
 void Connection::complete_response(bool reusable) {
@@ -260,8 +305,10 @@ void Connection::complete_response(bool reusable) {
   bool request_sent = !writing_ && (!tls_ || request_tls_off_ == worker_.request().size());
   reusable = reusable && request_sent && reader_.keep_alive() && !worker_.options().new_connection;
   reader_.next();
-  if (reusable) transition(State::Idle);
-  else begin_close();
+  if (reusable)
+    transition(State::Idle);
+  else
+    begin_close();
 }
 
 // ---------------------------------------------------------------- failures and closing

@@ -93,14 +93,14 @@ class Connection {
 
   ResponseReader reader_;
   std::unique_ptr<tls::Session> tls_;
-  std::string tls_out_;          // ciphertext being written (one uv_write at a time)
-  size_t request_tls_off_ = 0;   // request bytes handed to the TLS session so far
+  std::string tls_out_;         // ciphertext being written (one uv_write at a time)
+  size_t request_tls_off_ = 0;  // request bytes handed to the TLS session so far
 
-  uint64_t since_ns_ = 0;        // latency origin of the request carried
-  bool carrying_ = false;        // a request started and not yet reported
-  bool available_ = false;       // reported; Worker::on_available() is due (notify())
+  uint64_t since_ns_ = 0;   // latency origin of the request carried
+  bool carrying_ = false;   // a request started and not yet reported
+  bool available_ = false;  // reported; Worker::on_available() is due (notify())
   bool start_after_close_ = false;
-  bool writing_ = false;         // write_req_ is in flight
+  bool writing_ = false;  // write_req_ is in flight
   bool shutting_down_ = false;
 };
 

@@ -28,7 +28,8 @@
 namespace sluice::bench {
 namespace {
 
-constexpr uint64_t kOpenLoopLead = 5'000'000;  // ns for the threads to start before request 0 is due
+constexpr uint64_t kOpenLoopLead =
+    5'000'000;  // ns for the threads to start before request 0 is due
 
 bool resolve(const Target& t, sockaddr_storage* out, std::string* error) {
   addrinfo hints{};
@@ -61,7 +62,8 @@ class Supervisor {
   void init(uint64_t start_ns) {
     start_ns_ = last_ns_ = start_ns;
     uv_loop_init(&loop_);
-    uv_async_init(&loop_, &done_, [](uv_async_t* a) { static_cast<Supervisor*>(a->data)->on_worker_done(); });
+    uv_async_init(&loop_, &done_,
+                  [](uv_async_t* a) { static_cast<Supervisor*>(a->data)->on_worker_done(); });
     done_.data = this;
     uv_signal_init(&loop_, &sigint_);
     uv_signal_init(&loop_, &sigterm_);
@@ -73,7 +75,9 @@ class Supervisor {
     progress_.data = this;
     show_progress_ = options_.progress && isatty(STDERR_FILENO);
     if (show_progress_)
-      uv_timer_start(&progress_, [](uv_timer_t* t) { static_cast<Supervisor*>(t->data)->on_progress(); }, 1000, 1000);
+      uv_timer_start(
+          &progress_, [](uv_timer_t* t) { static_cast<Supervisor*>(t->data)->on_progress(); }, 1000,
+          1000);
   }
 
   void run() {
@@ -93,8 +97,9 @@ class Supervisor {
         if (!w->done()) return;
       closed_ = true;
     }
-    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&done_), reinterpret_cast<uv_handle_t*>(&sigint_),
-                           reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&progress_)})
+    for (uv_handle_t* h :
+         {reinterpret_cast<uv_handle_t*>(&done_), reinterpret_cast<uv_handle_t*>(&sigint_),
+          reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&progress_)})
       uv_close(h, nullptr);
   }
 
@@ -166,7 +171,8 @@ int run(const Options& options) {
   Stats total;
   for (const auto& w : workers) total.merge(w->stats());
   uint64_t end = total.last_done_ns;
-  if (options.duration_ns != 0 && !supervisor.interrupted()) end = std::max(end, start_ns + options.duration_ns);
+  if (options.duration_ns != 0 && !supervisor.interrupted())
+    end = std::max(end, start_ns + options.duration_ns);
   RunResult result{options, total, end > start_ns ? end - start_ns : 0, supervisor.interrupted()};
   std::string out = options.json ? format_json(result) + "\n" : format_summary(result);
   std::fputs(out.c_str(), stdout);
@@ -187,7 +193,8 @@ int main(int argc, char** argv) {
       std::printf("sluice-bench %s\n", SLUICE_VERSION);
       return 0;
     case ParseResult::Kind::Error:
-      std::fprintf(stderr, "sluice-bench: %s\n(sluice-bench --help lists the options)\n", p.error.c_str());
+      std::fprintf(stderr, "sluice-bench: %s\n(sluice-bench --help lists the options)\n",
+                   p.error.c_str());
       return 2;
     case ParseResult::Kind::Run:
       break;

@@ -59,7 +59,8 @@ namespace {
 
 bool is_tchar(char c) {
   // RFC 9110 token characters.
-  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 bool is_token(std::string_view s) {
@@ -78,7 +79,8 @@ std::string_view trim(std::string_view s) {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
       return false;
   return true;
 }
@@ -189,12 +191,14 @@ bool OptionParser::count(std::string_view name, std::optional<std::string_view> 
   return true;
 }
 
-bool OptionParser::duration(std::string_view name, std::optional<std::string_view> v, uint64_t* out) {
+bool OptionParser::duration(std::string_view name, std::optional<std::string_view> v,
+                            uint64_t* out) {
   std::string_view s;
   if (!need(name, v, &s)) return false;
   auto ns = parse_duration_ns(s);
   if (!ns || *ns == 0)
-    return fail(std::string(name) + ": expected a duration like 10s, 500ms or 2m, got '" + std::string(s) + "'");
+    return fail(std::string(name) + ": expected a duration like 10s, 500ms or 2m, got '" +
+                std::string(s) + "'");
   *out = *ns;
   return true;
 }
@@ -249,13 +253,15 @@ bool OptionParser::parse(int argc, const char* const* argv, ParseResult* r) {
       if (!need(a, args.value(), &s)) return false;
       auto rate = parse_number<double>(s);
       if (!rate || !std::isfinite(*rate) || *rate <= 0 || *rate > 1e9)
-        return fail(std::string(a) + ": expected requests per second above 0, got '" + std::string(s) + "'");
+        return fail(std::string(a) + ": expected requests per second above 0, got '" +
+                    std::string(s) + "'");
       o_->rate = *rate;
     } else if (a == "--new-conn") {
       o_->new_connection = true;
     } else if (a == "-m" || a == "--method") {
       if (!need(a, args.value(), &s)) return false;
-      if (!is_token(s)) return fail(std::string(a) + ": not a method token: '" + std::string(s) + "'");
+      if (!is_token(s))
+        return fail(std::string(a) + ": not a method token: '" + std::string(s) + "'");
       o_->method = std::string(s);
     } else if (a == "-H" || a == "--header") {
       if (!need(a, args.value(), &s) || !header(s)) return false;
@@ -303,16 +309,18 @@ bool OptionParser::parse(int argc, const char* const* argv, ParseResult* r) {
 
 bool OptionParser::check() {
   if (positional_.empty()) return fail("no URL given");
-  if (positional_.size() > 1) return fail("one URL only; unexpected '" + std::string(positional_[1]) + "'");
+  if (positional_.size() > 1)
+    return fail("one URL only; unexpected '" + std::string(positional_[1]) + "'");
   auto target = parse_url(positional_[0], &error_);
   if (!target) return false;
   o_->target = std::move(*target);
   o_->url = std::string(positional_[0]);
-  if (saw_duration_ && saw_requests_) return fail("-d and -n: give a duration or a request count, not both");
+  if (saw_duration_ && saw_requests_)
+    return fail("-d and -n: give a duration or a request count, not both");
   if (!saw_duration_ && !saw_requests_) o_->duration_ns = 10'000'000'000;
   if (o_->threads > o_->connections)
-    return fail("-t " + std::to_string(o_->threads) + " is more than -c " + std::to_string(o_->connections) +
-                ": every thread needs a connection");
+    return fail("-t " + std::to_string(o_->threads) + " is more than -c " +
+                std::to_string(o_->connections) + ": every thread needs a connection");
   if (!body_file_.empty() && !read_file(body_file_, &o_->body, &error_)) return false;
   return true;
 }
@@ -340,14 +348,18 @@ std::optional<Target> parse_url(std::string_view url, std::string* error) {
   size_t sep = url.find("://");
   if (sep == std::string_view::npos) return bad("expected http:// or https://");
   std::string_view scheme = url.substr(0, sep);
-  if (iequals(scheme, "https")) t.tls = true;
-  else if (!iequals(scheme, "http")) return bad("unsupported scheme '" + std::string(scheme) + "'");
+  if (iequals(scheme, "https"))
+    t.tls = true;
+  else if (!iequals(scheme, "http"))
+    return bad("unsupported scheme '" + std::string(scheme) + "'");
   std::string_view rest = url.substr(sep + 3);
   rest = rest.substr(0, rest.find('#'));
   size_t path_at = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, path_at);
-  std::string_view path = path_at == std::string_view::npos ? std::string_view("/") : rest.substr(path_at);
-  if (authority.find('@') != std::string_view::npos) return bad("user information is not supported");
+  std::string_view path =
+      path_at == std::string_view::npos ? std::string_view("/") : rest.substr(path_at);
+  if (authority.find('@') != std::string_view::npos)
+    return bad("user information is not supported");
 
   std::string_view host = authority;
   std::string_view port;
@@ -376,7 +388,8 @@ std::optional<Target> parse_url(std::string_view url, std::string* error) {
     t.port = *p;
   }
   for (char c : path)
-    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return bad("spaces and control characters must be percent-encoded");
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f)
+      return bad("spaces and control characters must be percent-encoded");
   t.host = std::string(host);
   t.path = path.starts_with('?') ? "/" + std::string(path) : std::string(path);
   bool v6 = t.host.find(':') != std::string::npos;

@@ -35,17 +35,18 @@ struct Options {
   std::string method = "GET";
   std::vector<std::pair<std::string, std::string>> headers;  // -H, in order
   std::string body;
-  bool has_body = false;  // --body / --body-file given (an empty body still sends Content-Length: 0)
+  bool has_body =
+      false;  // --body / --body-file given (an empty body still sends Content-Length: 0)
 
   // TLS
   bool tls_resume = true;
-  bool verify = false;      // --verify / --cacert: check the server's certificate
-  std::string cacert;       // PEM file; empty = the system store
-  std::string sni;          // empty: the URL's host when it is a name
+  bool verify = false;  // --verify / --cacert: check the server's certificate
+  std::string cacert;   // PEM file; empty = the system store
+  std::string sni;      // empty: the URL's host when it is a name
 
   std::string pool_header = "X-Pool";
   bool json = false;
-  bool progress = true;     // when stderr is a TTY; --no-progress turns it off
+  bool progress = true;  // when stderr is a TTY; --no-progress turns it off
 
   bool closed_loop() const { return rate <= 0; }
 };

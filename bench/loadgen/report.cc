@@ -16,7 +16,10 @@ struct Percentile {
   double percent;
 };
 constexpr Percentile kPercentiles[] = {
-    {"p50", "p50", 50}, {"p90", "p90", 90}, {"p99", "p99", 99}, {"p99.9", "p99_9", 99.9},
+    {"p50", "p50", 50},
+    {"p90", "p90", 90},
+    {"p99", "p99", 99},
+    {"p99.9", "p99_9", 99.9},
 };
 
 std::string printf_string(const char* fmt, auto... args) {
@@ -25,8 +28,12 @@ std::string printf_string(const char* fmt, auto... args) {
   return std::string(buf, n < 0 ? 0 : std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
 }
 
-double seconds(uint64_t ns) { return static_cast<double>(ns) / 1e9; }
-double millis(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
+double seconds(uint64_t ns) {
+  return static_cast<double>(ns) / 1e9;
+}
+double millis(uint64_t ns) {
+  return static_cast<double>(ns) / 1e6;
+}
 
 double rate_of(const RunResult& r) {
   return r.elapsed_ns ? static_cast<double>(r.stats.responses) / seconds(r.elapsed_ns) : 0.0;
@@ -35,7 +42,8 @@ double rate_of(const RunResult& r) {
 std::string format_bytes(uint64_t b) {
   if (b < 1024) return printf_string("%" PRIu64 " B", b);
   if (b < 1024 * 1024) return printf_string("%.1f KiB", static_cast<double>(b) / 1024);
-  if (b < uint64_t{1024} * 1024 * 1024) return printf_string("%.1f MiB", static_cast<double>(b) / (1024.0 * 1024));
+  if (b < uint64_t{1024} * 1024 * 1024)
+    return printf_string("%.1f MiB", static_cast<double>(b) / (1024.0 * 1024));
   return printf_string("%.2f GiB", static_cast<double>(b) / (1024.0 * 1024 * 1024));
 }
 
@@ -60,7 +68,8 @@ std::string format_latency(uint64_t ns) {
 }
 
 std::string format_progress(double elapsed_s, uint64_t finished, double recent_rate) {
-  return printf_string("[%4.0f s] %10" PRIu64 " requests %10.0f req/s", elapsed_s, finished, recent_rate);
+  return printf_string("[%4.0f s] %10" PRIu64 " requests %10.0f req/s", elapsed_s, finished,
+                       recent_rate);
 }
 
 std::string format_summary(const RunResult& r) {
@@ -74,12 +83,15 @@ std::string format_summary(const RunResult& r) {
 
   out += printf_string("\n  requests     %" PRIu64 " responses in %.2f s: %.1f req/s", s.responses,
                        seconds(r.elapsed_ns), rate_of(r));
-  if (!o.closed_loop()) out += printf_string(" (target %g: %.2f %%)", o.rate, 100.0 * rate_of(r) / o.rate);
+  if (!o.closed_loop())
+    out += printf_string(" (target %g: %.2f %%)", o.rate, 100.0 * rate_of(r) / o.rate);
   out += "\n";
-  out += "  transfer     " + format_bytes(s.bytes_read) + " read, " + format_bytes(s.bytes_written) + " written\n";
+  out += "  transfer     " + format_bytes(s.bytes_read) + " read, " +
+         format_bytes(s.bytes_written) + " written\n";
 
   out += "  latency     ";
-  for (const Percentile& p : kPercentiles) out += " " + std::string(p.label) + " " + format_latency(s.latency.percentile(p.percent)) + ",";
+  for (const Percentile& p : kPercentiles)
+    out += " " + std::string(p.label) + " " + format_latency(s.latency.percentile(p.percent)) + ",";
   out += " max " + format_latency(s.latency.max()) + "\n";
   out += "               min " + format_latency(s.latency.min()) + ", mean " +
          format_latency(static_cast<uint64_t>(s.latency.mean())) +
@@ -111,18 +123,22 @@ std::string format_summary(const RunResult& r) {
 
   out += printf_string("  connections  %" PRIu64 " opened", s.connections_opened);
   if (o.target.tls)
-    out += printf_string(", TLS handshakes: %" PRIu64 " full, %" PRIu64 " resumed", s.tls_full, s.tls_resumed);
+    out += printf_string(", TLS handshakes: %" PRIu64 " full, %" PRIu64 " resumed", s.tls_full,
+                         s.tls_resumed);
   out += "\n";
 
   const PoolCounts& pools = s.pools;
   if (!pools.entries().empty() || pools.other()) {
     out += "  pools (" + o.pool_header + ")\n";
     for (const PoolCounts::Entry& e : pools.entries())
-      out += printf_string("    %-16s %10" PRIu64 "  %6.2f %%\n", e.name.c_str(), e.count, percent(e.count, s.responses));
+      out += printf_string("    %-16s %10" PRIu64 "  %6.2f %%\n", e.name.c_str(), e.count,
+                           percent(e.count, s.responses));
     if (pools.other())
-      out += printf_string("    %-16s %10" PRIu64 "  %6.2f %%\n", "(other)", pools.other(), percent(pools.other(), s.responses));
+      out += printf_string("    %-16s %10" PRIu64 "  %6.2f %%\n", "(other)", pools.other(),
+                           percent(pools.other(), s.responses));
     if (pools.missing())
-      out += printf_string("    %-16s %10" PRIu64 "  %6.2f %%\n", "(no header)", pools.missing(), percent(pools.missing(), s.responses));
+      out += printf_string("    %-16s %10" PRIu64 "  %6.2f %%\n", "(no header)", pools.missing(),
+                           percent(pools.missing(), s.responses));
   }
   return out;
 }
@@ -135,8 +151,10 @@ std::string format_json(const RunResult& r) {
   w.member("url", o.url).member("threads", o.threads).member("connections", o.connections);
   w.member("mode", o.closed_loop() ? "closed" : "open");
   w.key("target_rate");
-  if (o.closed_loop()) w.null();
-  else w.value(o.rate);
+  if (o.closed_loop())
+    w.null();
+  else
+    w.value(o.rate);
   w.member("keep_alive", !o.new_connection).member("tls", o.target.tls);
   w.member("interrupted", r.interrupted);
   w.member("duration_s", seconds(r.elapsed_ns));
@@ -146,7 +164,8 @@ std::string format_json(const RunResult& r) {
 
   w.key("latency_ms").begin_object();
   w.member("min", millis(s.latency.min())).member("mean", s.latency.mean() / 1e6);
-  for (const Percentile& p : kPercentiles) w.member(p.json_key, millis(s.latency.percentile(p.percent)));
+  for (const Percentile& p : kPercentiles)
+    w.member(p.json_key, millis(s.latency.percentile(p.percent)));
   w.member("max", millis(s.latency.max()));
   w.end_object();
 
@@ -157,12 +176,17 @@ std::string format_json(const RunResult& r) {
   w.end_object();
 
   w.key("errors").begin_object();
-  for (size_t k = 0; k < kErrorKinds; ++k) w.member(to_string(static_cast<ErrorKind>(k)), s.errors[k]);
+  for (size_t k = 0; k < kErrorKinds; ++k)
+    w.member(to_string(static_cast<ErrorKind>(k)), s.errors[k]);
   w.member("total", s.error_total());
   w.end_object();
 
   w.member("connections_opened", s.connections_opened);
-  w.key("tls_handshakes").begin_object().member("full", s.tls_full).member("resumed", s.tls_resumed).end_object();
+  w.key("tls_handshakes")
+      .begin_object()
+      .member("full", s.tls_full)
+      .member("resumed", s.tls_resumed)
+      .end_object();
 
   w.key("pools").begin_object();
   w.member("header", o.pool_header);

@@ -12,9 +12,9 @@ namespace sluice::bench {
 
 struct RunResult {
   const Options& options;
-  const Stats& stats;       // merged over every worker
-  uint64_t elapsed_ns = 0;  // from the start of the timetable to the end of the run
-  bool interrupted = false; // stopped by a signal before the plan was done
+  const Stats& stats;        // merged over every worker
+  uint64_t elapsed_ns = 0;   // from the start of the timetable to the end of the run
+  bool interrupted = false;  // stopped by a signal before the plan was done
 };
 
 std::string format_summary(const RunResult& r);

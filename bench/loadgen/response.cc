@@ -8,9 +8,13 @@ namespace sluice::bench {
 
 namespace {
 
-ResponseReader* self(llhttp_t* p) { return static_cast<ResponseReader*>(p->data); }
+ResponseReader* self(llhttp_t* p) {
+  return static_cast<ResponseReader*>(p->data);
+}
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 
 }  // namespace
 

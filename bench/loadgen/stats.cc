@@ -6,12 +6,18 @@ namespace sluice::bench {
 
 const char* to_string(ErrorKind k) {
   switch (k) {
-    case ErrorKind::Connect: return "connect";
-    case ErrorKind::Tls: return "tls";
-    case ErrorKind::Write: return "write";
-    case ErrorKind::Read: return "read";
-    case ErrorKind::Timeout: return "timeout";
-    case ErrorKind::Parse: return "parse";
+    case ErrorKind::Connect:
+      return "connect";
+    case ErrorKind::Tls:
+      return "tls";
+    case ErrorKind::Write:
+      return "write";
+    case ErrorKind::Read:
+      return "read";
+    case ErrorKind::Timeout:
+      return "timeout";
+    case ErrorKind::Parse:
+      return "parse";
   }
   return "?";
 }
@@ -43,8 +49,10 @@ uint64_t Stats::error_total() const {
 }
 
 void Stats::count_status(int code) {
-  if (code >= 100 && code < static_cast<int>(status.size())) ++status[static_cast<size_t>(code)];
-  else ++status_other;
+  if (code >= 100 && code < static_cast<int>(status.size()))
+    ++status[static_cast<size_t>(code)];
+  else
+    ++status_other;
 }
 
 void Stats::merge(const Stats& o) {

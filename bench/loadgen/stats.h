@@ -54,18 +54,18 @@ class PoolCounts {
 };
 
 struct Stats {
-  uint64_t responses = 0;       // complete responses, any status
-  uint64_t bytes_read = 0;      // from the socket (TLS: ciphertext)
+  uint64_t responses = 0;   // complete responses, any status
+  uint64_t bytes_read = 0;  // from the socket (TLS: ciphertext)
   uint64_t bytes_written = 0;
   uint64_t connections_opened = 0;
-  uint64_t tls_full = 0;        // completed handshakes
+  uint64_t tls_full = 0;  // completed handshakes
   uint64_t tls_resumed = 0;
   std::array<uint64_t, kErrorKinds> errors{};
   std::array<uint64_t, 600> status{};  // by status code; 0..99 unused
   uint64_t status_other = 0;           // outside 100..599
   Histogram latency;                   // nanoseconds
   PoolCounts pools;
-  uint64_t last_done_ns = 0;     // latest completion, success or not (uv_hrtime clock)
+  uint64_t last_done_ns = 0;  // latest completion, success or not (uv_hrtime clock)
 
   uint64_t error_total() const;
   void count_error(ErrorKind k) { ++errors[static_cast<size_t>(k)]; }

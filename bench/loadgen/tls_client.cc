@@ -47,7 +47,8 @@ std::unique_ptr<TlsClient> TlsClient::create(const Options& o, std::string* erro
   if (c->resume_) {
     // Sessions are kept by on_new_session, not in OpenSSL's client cache
     // (which is keyed by nothing useful on the client side).
-    SSL_CTX_set_session_cache_mode(c->ctx_, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_set_session_cache_mode(c->ctx_,
+                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(c->ctx_, &TlsClient::on_new_session);
   } else {
     SSL_CTX_set_session_cache_mode(c->ctx_, SSL_SESS_CACHE_OFF);
@@ -92,8 +93,10 @@ std::unique_ptr<tls::Session> TlsClient::new_session(std::string* error) {
   if (!server_name_.empty()) SSL_set_tlsext_host_name(ssl, server_name_.c_str());
   if (verify_) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-    if (is_ip_literal(verify_name_)) X509_VERIFY_PARAM_set1_ip_asc(param, verify_name_.c_str());
-    else X509_VERIFY_PARAM_set1_host(param, verify_name_.c_str(), 0);
+    if (is_ip_literal(verify_name_))
+      X509_VERIFY_PARAM_set1_ip_asc(param, verify_name_.c_str());
+    else
+      X509_VERIFY_PARAM_set1_host(param, verify_name_.c_str(), 0);
   }
   if (resume_ && kept_) {
     // OpenSSL spends a TLS 1.3 session once it resumed a connection (tickets are

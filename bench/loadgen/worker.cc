@@ -53,15 +53,24 @@ Plan make_plan(const Options& o, unsigned index) {
   return p;
 }
 
-Worker::Worker(const Options& options, Plan plan, const std::string& request, const sockaddr_storage& address,
-               std::function<void()> on_done)
-    : options_(options), plan_(plan), request_(request), address_(address), on_done_(std::move(on_done)) {}
+Worker::Worker(const Options& options, Plan plan, const std::string& request,
+               const sockaddr_storage& address, std::function<void()> on_done)
+    : options_(options),
+      plan_(plan),
+      request_(request),
+      address_(address),
+      on_done_(std::move(on_done)) {}
 
 Worker::~Worker() {
   if (loop_ready_) {
     if (!ran_) {
       // Set up but never run (another worker failed to start): close what init() opened.
-      uv_walk(&loop_, [](uv_handle_t* h, void*) { if (!uv_is_closing(h)) uv_close(h, nullptr); }, nullptr);
+      uv_walk(
+          &loop_,
+          [](uv_handle_t* h, void*) {
+            if (!uv_is_closing(h)) uv_close(h, nullptr);
+          },
+          nullptr);
       uv_run(&loop_, UV_RUN_DEFAULT);
     }
     [[maybe_unused]] int rc = uv_loop_close(&loop_);
@@ -83,7 +92,8 @@ bool Worker::init(std::string* error) {
   loop_ready_ = true;
   uv_timer_init(&loop_, &timer_);
   timer_.data = this;
-  uv_async_init(&loop_, &stop_async_, [](uv_async_t* a) { static_cast<Worker*>(a->data)->on_stop_requested(); });
+  uv_async_init(&loop_, &stop_async_,
+                [](uv_async_t* a) { static_cast<Worker*>(a->data)->on_stop_requested(); });
   stop_async_.data = this;
   read_buf_.resize(kReadBuffer);
   plain_buf_.resize(kPlaintextBuffer);
@@ -156,8 +166,10 @@ void Worker::pump() {
   }
   in_pump_ = false;
   if (!sending_done(now)) {
-    if (open_loop && due_ns(sent_) > now) arm_timer(due_ns(sent_), now);
-    else if (deadline_ns_ != 0) arm_timer(deadline_ns_, now);
+    if (open_loop && due_ns(sent_) > now)
+      arm_timer(due_ns(sent_), now);
+    else if (deadline_ns_ != 0)
+      arm_timer(deadline_ns_, now);
   } else {
     uv_timer_stop(&timer_);
   }
@@ -170,7 +182,8 @@ void Worker::arm_timer(uint64_t at_ns, uint64_t now_ns) {
   // nothing due and re-arms.
   uv_update_time(&loop_);
   uint64_t ms = (at_ns - now_ns + kMillisecond - 1) / kMillisecond;
-  uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->pump(); }, ms, 0);
+  uv_timer_start(
+      &timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->pump(); }, ms, 0);
 }
 
 void Worker::on_response(const ResponseReader& r, uint64_t since_ns, uint64_t now_ns) {
@@ -178,8 +191,10 @@ void Worker::on_response(const ResponseReader& r, uint64_t since_ns, uint64_t no
   ++stats_.responses;
   stats_.count_status(r.status());
   stats_.latency.record(now_ns > since_ns ? now_ns - since_ns : 0);
-  if (r.has_header()) stats_.pools.add(r.header_value());
-  else stats_.pools.add_missing();
+  if (r.has_header())
+    stats_.pools.add(r.header_value());
+  else
+    stats_.pools.add_missing();
   stats_.last_done_ns = std::max(stats_.last_done_ns, now_ns);
   publish_progress();
 }

@@ -47,7 +47,8 @@ struct Plan {
   unsigned index = 0;        // this worker's number, 0-based
   unsigned connections = 0;  // its share of -c
   uint64_t limit = 0;        // requests to send; UINT64_MAX: until the deadline
-  uint64_t deadline_ns = 0;  // closed loop with -d: stop sending this long after the start; 0 = none
+  uint64_t deadline_ns =
+      0;  // closed loop with -d: stop sending this long after the start; 0 = none
 };
 Plan make_plan(const Options& options, unsigned index);
 // Open loop: how far request j of the run is due after the start.
@@ -59,8 +60,8 @@ class Worker {
  public:
   // `request` (the bytes of one request) and `address` must outlive the worker.
   // `on_done` is called on the worker's thread as run() ends, after done() is true.
-  Worker(const Options& options, Plan plan, const std::string& request, const sockaddr_storage& address,
-         std::function<void()> on_done);
+  Worker(const Options& options, Plan plan, const std::string& request,
+         const sockaddr_storage& address, std::function<void()> on_done);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -87,7 +88,9 @@ class Worker {
   Stats& stats() { return stats_; }
   // One shared read buffer and one for TLS plaintext: a read callback consumes
   // what it reads before it returns, so connections never need their own.
-  uv_buf_t read_buffer() { return uv_buf_init(read_buf_.data(), static_cast<unsigned>(read_buf_.size())); }
+  uv_buf_t read_buffer() {
+    return uv_buf_init(read_buf_.data(), static_cast<unsigned>(read_buf_.size()));
+  }
   std::vector<char>& plaintext_buffer() { return plain_buf_; }
 
   void on_response(const ResponseReader& response, uint64_t since_ns, uint64_t now_ns);
@@ -118,7 +121,7 @@ class Worker {
   uv_loop_t loop_{};
   bool loop_ready_ = false;
   bool ran_ = false;
-  uv_timer_t timer_{};     // next due request (open loop) or the deadline (closed loop)
+  uv_timer_t timer_{};  // next due request (open loop) or the deadline (closed loop)
   uv_async_t stop_async_{};
   std::mutex stop_mutex_;  // stop() against the close of stop_async_
   bool stop_closed_ = false;
@@ -129,9 +132,9 @@ class Worker {
   std::vector<char> read_buf_;
   std::vector<char> plain_buf_;
 
-  uint64_t sent_ = 0;       // requests handed out (or expired in the backlog)
+  uint64_t sent_ = 0;  // requests handed out (or expired in the backlog)
   uint64_t in_flight_ = 0;
-  bool stopping_ = false;   // stop() arrived
+  bool stopping_ = false;  // stop() arrived
   bool in_pump_ = false;
   bool finishing_ = false;
   Stats stats_;

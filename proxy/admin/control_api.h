@@ -22,8 +22,8 @@ struct Caller {
 };
 
 struct Reply {
-  int status = 200;       // HTTP status
-  std::string body;       // JSON (or Prometheus text for metrics)
+  int status = 200;  // HTTP status
+  std::string body;  // JSON (or Prometheus text for metrics)
   std::string content_type = "application/json";
 };
 
@@ -41,8 +41,8 @@ class ControlApi {
                           const std::vector<std::pair<std::string, uint64_t>>& weights,
                           bool dry_run, const Caller& who) = 0;
   // POST /v1/routes/{route}/rollback[?pool=NAME]
-  virtual Reply rollback(std::string_view route, std::optional<std::string_view> pool,
-                         bool dry_run, const Caller& who) = 0;
+  virtual Reply rollback(std::string_view route, std::optional<std::string_view> pool, bool dry_run,
+                         const Caller& who) = 0;
   // POST /v1/reload
   virtual Reply reload(bool dry_run, const Caller& who) = 0;
   // GET /metrics (Prometheus text format 0.0.4)

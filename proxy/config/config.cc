@@ -18,8 +18,8 @@
 #include <sstream>
 
 #include "proxy/config/reader.h"
-#include "tls/certificate.h"
 #include "proxy/config/values.h"
+#include "tls/certificate.h"
 
 namespace sluice::config {
 
@@ -219,7 +219,8 @@ void read_certificates(Ctx& c, const toml::node& n, const std::string& key, Tls&
     }
     tls::CertificateCheck check = tls::check_certificate(cert.cert, cert.key);
     for (const std::string& e : check.errors) c.sink.error(seen.at("cert"), join(entry, "cert"), e);
-    for (const std::string& w : check.warnings) c.sink.warn(seen.at("cert"), join(entry, "cert"), w);
+    for (const std::string& w : check.warnings)
+      c.sink.warn(seen.at("cert"), join(entry, "cert"), w);
   }
 }
 

@@ -69,8 +69,8 @@ struct ForwardContext {
   // dropped (it was absent or invalid); when empty the client's is passed on.
   std::string_view traceparent;
   std::string_view default_host;  // used when the client sent no Host (HTTP/1.0)
-  bool chunked_body = false;     // re-framed as chunked towards upstream
-  bool upgrade = false;          // tunnel request: keep Upgrade, send Connection: upgrade
+  bool chunked_body = false;      // re-framed as chunked towards upstream
+  bool upgrade = false;           // tunnel request: keep Upgrade, send Connection: upgrade
 };
 
 // Appends "METHOD URL HTTP/1.1\r\n" + rewritten headers + "\r\n" to `out`.
@@ -95,7 +95,7 @@ struct ResponseContext {
   bool keep_alive = true;  // client connection stays open after this response
   bool client_http10 = false;
   Framing framing = Framing::Length;
-  bool upgrade = false;  // a 101 being forwarded
+  bool upgrade = false;    // a 101 being forwarded
   std::string_view extra;  // more complete header lines (e.g. Set-Cookie), may be empty
 };
 

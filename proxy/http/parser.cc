@@ -23,7 +23,9 @@ void MessageHead::clear() {
 }
 
 namespace {
-Parser* self(llhttp_t* p) { return static_cast<Parser*>(p->data); }
+Parser* self(llhttp_t* p) {
+  return static_cast<Parser*>(p->data);
+}
 
 // True when `s` holds a CR, an LF or a NUL. Runs once per header value on
 // every request and response, so it reads eight bytes at a time: a word with
@@ -274,12 +276,18 @@ bool Parser::strict_line_ends(const char* head_end) const {
   // each LF preceded by a CR. memchr hops from line end to line end.
   const char* end = head_end;
   size_t lfs = 0;
-  for (const char* p = base_; (p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)))) != nullptr; ++p) {
+  for (const char* p = base_;
+       (p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)))) !=
+       nullptr;
+       ++p) {
     if (p == base_ || p[-1] != '\r') return false;
     ++lfs;
   }
   size_t crs = 0;
-  for (const char* p = base_; (p = static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(end - p)))) != nullptr; ++p) {
+  for (const char* p = base_;
+       (p = static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(end - p)))) !=
+       nullptr;
+       ++p) {
     ++crs;
   }
   return crs == lfs;
@@ -297,7 +305,9 @@ void Parser::resume() {
   if (llhttp_get_errno(&llp_) == HPE_PAUSED) llhttp_resume(&llp_);
 }
 
-bool Parser::needs_eof() const { return llhttp_message_needs_eof(&llp_) != 0; }
+bool Parser::needs_eof() const {
+  return llhttp_message_needs_eof(&llp_) != 0;
+}
 
 const char* Parser::error_reason() const {
   if (head_.bad_header) return "invalid header value (obs-fold, CR, LF or NUL)";

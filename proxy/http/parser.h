@@ -41,17 +41,17 @@ struct MessageHead {
   int status = 0;                     // responses
   uint8_t http_major = 1;
   uint8_t http_minor = 1;
-  Span url;          // requests
-  Span reason;       // responses
+  Span url;     // requests
+  Span reason;  // responses
   std::vector<HeaderSpan> headers;
   bool chunked = false;
   bool has_content_length = false;
   uint64_t content_length = 0;
   bool keep_alive = true;  // llhttp_should_keep_alive at head end
   bool upgrade = false;
-  bool bad_header = false;  // obs-fold, CR/LF inside a value: refused by the caller
-  bool bad_version = false;     // HTTP/0.9 request line
-  bool bare_line_end = false;   // LF without CR (or CR without LF) in a request head
+  bool bad_header = false;     // obs-fold, CR/LF inside a value: refused by the caller
+  bool bad_version = false;    // HTTP/0.9 request line
+  bool bare_line_end = false;  // LF without CR (or CR without LF) in a request head
 
   void clear();
 };

@@ -35,11 +35,21 @@ void append_json_string(std::string& out, std::string_view s) {
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out.append("\\\"", 2); break;
-      case '\\': out.append("\\\\", 2); break;
-      case '\n': out.append("\\n", 2); break;
-      case '\r': out.append("\\r", 2); break;
-      case '\t': out.append("\\t", 2); break;
+      case '"':
+        out.append("\\\"", 2);
+        break;
+      case '\\':
+        out.append("\\\\", 2);
+        break;
+      case '\n':
+        out.append("\\n", 2);
+        break;
+      case '\r':
+        out.append("\\r", 2);
+        break;
+      case '\t':
+        out.append("\\t", 2);
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out.append("\\u00", 4);
@@ -190,13 +200,25 @@ void AccessLog::append(const AccessRecord& r) {
   o.append(",\"duration_ms\":");
   append_ms(o, r.duration_ms);
   o.append(",\"route\":");
-  if (r.route.empty()) o.append("null"); else append_json_string(o, r.route);
+  if (r.route.empty())
+    o.append("null");
+  else
+    append_json_string(o, r.route);
   o.append(",\"pool\":");
-  if (r.pool.empty()) o.append("null"); else append_json_string(o, r.pool);
+  if (r.pool.empty())
+    o.append("null");
+  else
+    append_json_string(o, r.pool);
   o.append(",\"upstream\":");
-  if (r.upstream.empty()) o.append("null"); else append_json_string(o, r.upstream);
+  if (r.upstream.empty())
+    o.append("null");
+  else
+    append_json_string(o, r.upstream);
   o.append(",\"upstream_ms\":");
-  if (r.upstream_ms < 0) o.append("null"); else append_ms(o, r.upstream_ms);
+  if (r.upstream_ms < 0)
+    o.append("null");
+  else
+    append_ms(o, r.upstream_ms);
   o.append("}\n");
   if (o.size() > 64 * 1024) flush();
 }

@@ -20,7 +20,9 @@ uint64_t exact_percentile(const std::vector<uint64_t>& sorted, double percent) {
 }
 
 void expect_within_one_percent(uint64_t got, uint64_t want, double percent) {
-  double err = want ? std::abs(static_cast<double>(got) - static_cast<double>(want)) / static_cast<double>(want) : got;
+  double err = want ? std::abs(static_cast<double>(got) - static_cast<double>(want)) /
+                          static_cast<double>(want)
+                    : got;
   EXPECT_LE(err, 0.01) << "p" << percent << ": histogram " << got << ", exact " << want;
   // HdrHistogram's convention: never below the exact value.
   EXPECT_GE(got, want) << "p" << percent;

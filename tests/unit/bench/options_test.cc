@@ -32,10 +32,32 @@ TEST(Options, Defaults) {
 }
 
 TEST(Options, EveryFlag) {
-  ParseResult r = parse({"-t", "2", "-c4", "--rate=250.5", "-n", "1000", "--new-conn", "--timeout", "500ms", "-m",
-                         "POST", "-H", "Content-Type: application/json", "--header=X-A:  b ", "--body", "{}",
-                         "--no-tls-resume", "--cacert", "/ca.pem", "--sni", "example.com", "--pool-header",
-                         "X-Upstream-Pool", "--json", "--no-progress", "https://example.com/p?q=1"});
+  ParseResult r = parse({"-t",
+                         "2",
+                         "-c4",
+                         "--rate=250.5",
+                         "-n",
+                         "1000",
+                         "--new-conn",
+                         "--timeout",
+                         "500ms",
+                         "-m",
+                         "POST",
+                         "-H",
+                         "Content-Type: application/json",
+                         "--header=X-A:  b ",
+                         "--body",
+                         "{}",
+                         "--no-tls-resume",
+                         "--cacert",
+                         "/ca.pem",
+                         "--sni",
+                         "example.com",
+                         "--pool-header",
+                         "X-Upstream-Pool",
+                         "--json",
+                         "--no-progress",
+                         "https://example.com/p?q=1"});
   ASSERT_EQ(r.kind, ParseResult::Kind::Run) << r.error;
   const Options& o = r.options;
   EXPECT_EQ(o.threads, 2u);
@@ -132,18 +154,23 @@ TEST(Duration, Units) {
 }
 
 TEST(Request, Bytes) {
-  ParseResult r = parse({"-m", "POST", "-H", "X-Trace: 1", "--body", "hello", "--new-conn", "http://h:81/up"});
+  ParseResult r =
+      parse({"-m", "POST", "-H", "X-Trace: 1", "--body", "hello", "--new-conn", "http://h:81/up"});
   ASSERT_EQ(r.kind, ParseResult::Kind::Run) << r.error;
   std::string req = build_request(r.options);
-  EXPECT_TRUE(req.starts_with("POST /up HTTP/1.1\r\nHost: h:81\r\nUser-Agent: sluice-bench/")) << req;
-  EXPECT_NE(req.find("\r\nX-Trace: 1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"), std::string::npos)
+  EXPECT_TRUE(req.starts_with("POST /up HTTP/1.1\r\nHost: h:81\r\nUser-Agent: sluice-bench/"))
+      << req;
+  EXPECT_NE(req.find("\r\nX-Trace: 1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"),
+            std::string::npos)
       << req;
 }
 
 TEST(Request, GivenHeadersReplaceTheDefaults) {
-  ParseResult r = parse({"-H", "Host: virtual.example", "-H", "user-agent: mine", "http://127.0.0.1/"});
+  ParseResult r =
+      parse({"-H", "Host: virtual.example", "-H", "user-agent: mine", "http://127.0.0.1/"});
   ASSERT_EQ(r.kind, ParseResult::Kind::Run) << r.error;
-  EXPECT_EQ(build_request(r.options), "GET / HTTP/1.1\r\nHost: virtual.example\r\nuser-agent: mine\r\n\r\n");
+  EXPECT_EQ(build_request(r.options),
+            "GET / HTTP/1.1\r\nHost: virtual.example\r\nuser-agent: mine\r\n\r\n");
 }
 
 }  // namespace

@@ -10,7 +10,8 @@
 namespace sluice::bench {
 namespace {
 
-Options with(unsigned threads, unsigned connections, uint64_t requests, uint64_t duration_ns, double rate) {
+Options with(unsigned threads, unsigned connections, uint64_t requests, uint64_t duration_ns,
+             double rate) {
   Options o;
   o.threads = threads;
   o.connections = connections;
@@ -46,8 +47,8 @@ TEST(Plan, ClosedLoopDurationRunsToADeadline) {
 TEST(Plan, OpenLoopDurationHoldsExactlyTheRequestsDueInIt) {
   // 200/s for 3 s: due at 0, 5 ms, ..., 2995 ms: 600 requests.
   EXPECT_EQ(requests_due_within(3'000'000'000, 200), 600u);
-  EXPECT_EQ(requests_due_within(1'000'000'000, 3), 3u);       // 0, 333, 666 ms
-  EXPECT_EQ(requests_due_within(1'000'000'001, 1), 2u);       // 0 and 1 s
+  EXPECT_EQ(requests_due_within(1'000'000'000, 3), 3u);  // 0, 333, 666 ms
+  EXPECT_EQ(requests_due_within(1'000'000'001, 1), 2u);  // 0 and 1 s
   EXPECT_EQ(requests_due_within(999'999'999, 1), 1u);
   EXPECT_EQ(requests_due_within(10'000'000'000, 0.5), 5u);
   uint64_t total = 0;
@@ -67,10 +68,12 @@ TEST(Plan, TimetableIsEvenAcrossWorkers) {
 TEST(ConnectionStates, TransitionTableMatchesTheDiagram) {
   using S = Connection::State;
   const std::set<std::pair<S, S>> legal = {
-      {S::Closed, S::Connecting},     {S::Connecting, S::Handshaking}, {S::Connecting, S::Active},
-      {S::Handshaking, S::Active},    {S::Idle, S::Active},            {S::Active, S::Idle},
-      {S::Connecting, S::Closing},    {S::Handshaking, S::Closing},    {S::Active, S::Closing},
-      {S::Idle, S::Closing},          {S::Closing, S::Closed},
+      {S::Closed, S::Connecting},  {S::Connecting, S::Handshaking},
+      {S::Connecting, S::Active},  {S::Handshaking, S::Active},
+      {S::Idle, S::Active},        {S::Active, S::Idle},
+      {S::Connecting, S::Closing}, {S::Handshaking, S::Closing},
+      {S::Active, S::Closing},     {S::Idle, S::Closing},
+      {S::Closing, S::Closed},
   };
   const S all[] = {S::Closed, S::Connecting, S::Handshaking, S::Active, S::Idle, S::Closing};
   for (S from : all)

@@ -22,7 +22,8 @@ std::vector<Seen> read_all(ResponseReader& r, std::string_view wire, size_t step
                            bool* error = nullptr) {
   std::vector<Seen> out;
   auto take = [&] {
-    out.push_back({r.status(), r.keep_alive(), r.has_header(), std::string(r.header_value()), r.body_bytes()});
+    out.push_back({r.status(), r.keep_alive(), r.has_header(), std::string(r.header_value()),
+                   r.body_bytes()});
     r.next();
   };
   for (size_t off = 0; off < wire.size();) {
@@ -65,8 +66,8 @@ TEST(ResponseReader, LengthAndChunkedAtEverySplit) {
 
 TEST(ResponseReader, SimilarNamesDoNotMatch) {
   ResponseReader r("X-Pool");
-  std::vector<Seen> got = read_all(
-      r, "HTTP/1.1 200 OK\r\nX-Pools: no\r\nX-Poo: no\r\nContent-Length: 0\r\n\r\n", 3);
+  std::vector<Seen> got =
+      read_all(r, "HTTP/1.1 200 OK\r\nX-Pools: no\r\nX-Poo: no\r\nContent-Length: 0\r\n\r\n", 3);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_FALSE(got[0].has_pool);
   EXPECT_EQ(got[0].pool, "");
@@ -75,15 +76,17 @@ TEST(ResponseReader, SimilarNamesDoNotMatch) {
 TEST(ResponseReader, FirstValueKeptAndCut) {
   ResponseReader r("X-Pool");
   std::string longv(200, 'x');
-  std::vector<Seen> got =
-      read_all(r, "HTTP/1.1 200 OK\r\nX-Pool: " + longv + "\r\nX-Pool: second\r\nContent-Length: 0\r\n\r\n", 7);
+  std::vector<Seen> got = read_all(
+      r, "HTTP/1.1 200 OK\r\nX-Pool: " + longv + "\r\nX-Pool: second\r\nContent-Length: 0\r\n\r\n",
+      7);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].pool, std::string(ResponseReader::kMaxValue, 'x'));
 }
 
 TEST(ResponseReader, CloseDelimitedBodyEndsAtEof) {
   ResponseReader r("X-Pool");
-  std::vector<Seen> got = read_all(r, "HTTP/1.0 200 OK\r\nX-Pool: a\r\n\r\nbody until close", 4, /*eof=*/true);
+  std::vector<Seen> got =
+      read_all(r, "HTTP/1.0 200 OK\r\nX-Pool: a\r\n\r\nbody until close", 4, /*eof=*/true);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].body, 16u);
   EXPECT_FALSE(got[0].keep_alive);
@@ -92,16 +95,18 @@ TEST(ResponseReader, CloseDelimitedBodyEndsAtEof) {
 
 TEST(ResponseReader, ConnectionCloseIsNotKeepAlive) {
   ResponseReader r("X-Pool");
-  std::vector<Seen> got = read_all(r, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx", 64);
+  std::vector<Seen> got =
+      read_all(r, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx", 64);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_FALSE(got[0].keep_alive);
 }
 
 TEST(ResponseReader, InterimResponsesAreSkipped) {
   ResponseReader r("X-Pool");
-  std::vector<Seen> got = read_all(
-      r, "HTTP/1.1 100 Continue\r\nX-Pool: wrong\r\n\r\nHTTP/1.1 201 Created\r\nX-Pool: right\r\nContent-Length: 0\r\n\r\n",
-      5);
+  std::vector<Seen> got = read_all(r,
+                                   "HTTP/1.1 100 Continue\r\nX-Pool: wrong\r\n\r\nHTTP/1.1 201 "
+                                   "Created\r\nX-Pool: right\r\nContent-Length: 0\r\n\r\n",
+                                   5);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].status, 201);
   EXPECT_EQ(got[0].pool, "right");

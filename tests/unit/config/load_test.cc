@@ -46,9 +46,11 @@ class TempDir {
 // A real self-signed certificate and key: with check_files the loader has
 // the TLS layer verify that they parse and match.
 void make_cert(const std::string& cert, const std::string& key) {
-  const std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-                          "-days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost "
-                          "-keyout '" + key + "' -out '" + cert + "' >/dev/null 2>&1";
+  const std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+      "-days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost "
+      "-keyout '" +
+      key + "' -out '" + cert + "' >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 

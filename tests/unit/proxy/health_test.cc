@@ -1,9 +1,9 @@
 // The health table the workers read: passive ejection after the pool's
 // threshold of consecutive transport failures, re-admission (half-open or
 // full), and what a reload carries over to the next snapshot's table.
-#include <gtest/gtest.h>
-
 #include "proxy/health.h"
+
+#include <gtest/gtest.h>
 
 namespace sluice {
 namespace {
@@ -28,7 +28,8 @@ TEST(HealthTable, EjectsAfterThresholdConsecutiveFailuresOnly) {
 TEST(HealthTable, DefaultThresholdAndHalfOpenReadmission) {
   HealthTable t({1});
   EXPECT_EQ(t.threshold(0), kPassiveDefaultThreshold);
-  for (uint32_t i = 0; i + 1 < kPassiveDefaultThreshold; ++i) EXPECT_FALSE(t.report_failure(0, 0, 7));
+  for (uint32_t i = 0; i + 1 < kPassiveDefaultThreshold; ++i)
+    EXPECT_FALSE(t.report_failure(0, 0, 7));
   EXPECT_TRUE(t.report_failure(0, 0, 7));
   EXPECT_FALSE(t.any_healthy(0));
   t.readmit(0, 0, true);
@@ -42,7 +43,7 @@ TEST(HealthTable, DefaultThresholdAndHalfOpenReadmission) {
 TEST(HealthTable, InheritKeepsEjectionsAndActiveVerdicts) {
   HealthTable old({3}, {2});
   EXPECT_FALSE(old.report_failure(0, 0, 50));
-  EXPECT_TRUE(old.report_failure(0, 0, 51));  // server 0: passively ejected
+  EXPECT_TRUE(old.report_failure(0, 0, 51));   // server 0: passively ejected
   old.set(0, 1, false);                        // server 1: an active check said down
   EXPECT_FALSE(old.report_failure(0, 2, 52));  // server 2: one failure so far
 
