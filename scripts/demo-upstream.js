@@ -3,6 +3,7 @@
 // A tiny Node.js app for scripts/demo: answers every request with a short text
 // body and `X-Pool: NAME`, so the split sluice makes is visible.
 //   node scripts/demo-upstream.js --port 3001 --pool blue [--host 127.0.0.1]
+// --port 0 takes a free port; the line printed once listening names it.
 const http = require('node:http');
 
 const args = process.argv.slice(2);
@@ -20,6 +21,6 @@ const server = http.createServer((req, res) => {
   res.end(body);
 });
 server.listen(port, host, () => {
-  process.stdout.write(`demo-upstream ${pool} listening on ${host}:${port}\n`);
+  process.stdout.write(`demo-upstream ${pool} listening on ${host}:${server.address().port}\n`);
 });
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));
