@@ -1,13 +1,26 @@
-// Fixed-size I/O buffers from a per-worker free list.
+// Fixed-size I/O buffers from a per-worker pool.
 //
 // A connection holds a Buffer only while it has bytes in flight; an idle
 // keep-alive connection gives its buffer back (nginx does the same with its
 // header buffers), so ten thousand idle clients cost no read buffers.
+//
+// The buffers live in slabs mapped for the pool alone (mmap), never in the
+// malloc heap: a burst of requests that takes hundreds of buffers and gives
+// them back leaves no 16 KiB holes for connection objects to be carved out
+// of, holes that would then keep the whole burst's pages resident (measured:
+// 366 of 885 bytes per idle connection). Buffers given back sit on a "warm"
+// list (LIFO: the most recently used, still in cache, go out first); once a
+// second the worker calls trim(), which hands the pages of buffers the pool
+// did not need during the whole last second back to the kernel
+// (MADV_DONTNEED) and keeps them as "cold" buffers: address space only,
+// faulted in again if a later burst needs them. A worker's memory follows its
+// load down again without a syscall per buffer.
+//
 // Loop thread only.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -35,39 +48,51 @@ struct Buffer {
 
 class BufferPool {
  public:
-  explicit BufferPool(uint32_t size) : size_(size) {}
-  ~BufferPool() {
-    for (char* p : free_) std::free(p);
-  }
+  // `size` is rounded up to whole pages (trim gives back whole buffers).
+  explicit BufferPool(uint32_t size);
+  ~BufferPool();
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
 
   uint32_t size() const { return size_; }
+  // Gives `b` a buffer unless it has one. Aborts if the kernel refuses memory
+  // (as `new` would).
   void acquire(Buffer& b) {
     if (b.data != nullptr) return;
-    if (!free_.empty()) {
-      b.data = free_.back();
-      free_.pop_back();
+    if (!warm_.empty()) {
+      b.data = warm_.back();
+      warm_.pop_back();
+      if (warm_.size() < low_water_) low_water_ = warm_.size();
     } else {
-      b.data = static_cast<char*>(std::malloc(size_));
+      b.data = take_cold();
     }
     b.cap = size_;
     b.pos = b.end = 0;
   }
   void release(Buffer& b) {
     if (b.data == nullptr) return;
-    if (free_.size() < kMaxFree) {
-      free_.push_back(b.data);
-    } else {
-      std::free(b.data);
-    }
+    warm_.push_back(b.data);
     b = Buffer{};
   }
+  // Returns the pages of the buffers that stayed unused since the last trim
+  // to the kernel. Call about once a second.
+  void trim();
+
+  // For tests and metrics.
+  size_t warm() const { return warm_.size(); }
+  size_t cold() const { return cold_.size(); }
+  size_t mapped_bytes() const { return slabs_.size() * slab_bytes_; }
 
  private:
-  static constexpr size_t kMaxFree = 256;
+  char* take_cold();
+
   uint32_t size_;
-  std::vector<char*> free_;
+  size_t per_slab_;
+  size_t slab_bytes_;
+  size_t low_water_ = 0;      // fewest warm buffers since the last trim
+  std::vector<char*> warm_;   // resident; the back was used last
+  std::vector<char*> cold_;   // pages given back; faulted in on use
+  std::vector<char*> slabs_;  // mappings, unmapped by the destructor
 };
 
 }  // namespace sluice

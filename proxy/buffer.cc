@@ -1,0 +1,65 @@
+#include "proxy/buffer.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+namespace sluice {
+
+namespace {
+
+size_t page_size() {
+  static const size_t p = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return p;
+}
+
+// About 1 MiB per mapping: few mappings (vm.max_map_count) and little
+// address space left unused for a small pool.
+constexpr size_t kSlabTarget = 1u << 20;
+
+}  // namespace
+
+BufferPool::BufferPool(uint32_t size) {
+  const size_t page = page_size();
+  size_ = static_cast<uint32_t>((std::max<size_t>(size, 1) + page - 1) / page * page);
+  per_slab_ = std::max<size_t>(1, kSlabTarget / size_);
+  slab_bytes_ = per_slab_ * size_;
+}
+
+BufferPool::~BufferPool() {
+  for (char* s : slabs_) munmap(s, slab_bytes_);
+}
+
+char* BufferPool::take_cold() {
+  if (cold_.empty()) {
+    void* m =
+        mmap(nullptr, slab_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+      std::perror("sluice: mmap of an I/O buffer slab");
+      std::abort();
+    }
+    auto* slab = static_cast<char*>(m);
+    slabs_.push_back(slab);
+    // Highest address first, so the pops below go up through the slab.
+    for (size_t i = per_slab_; i-- > 0;) cold_.push_back(slab + i * size_);
+  }
+  char* p = cold_.back();
+  cold_.pop_back();
+  return p;
+}
+
+void BufferPool::trim() {
+  // The oldest warm buffers (front) are the ones not needed for a second.
+  const size_t n = std::min(low_water_, warm_.size());
+  for (size_t i = 0; i < n; ++i) {
+    madvise(warm_[i], size_, MADV_DONTNEED);
+    cold_.push_back(warm_[i]);
+  }
+  warm_.erase(warm_.begin(), warm_.begin() + static_cast<std::ptrdiff_t>(n));
+  low_water_ = warm_.size();
+}
+
+}  // namespace sluice
