@@ -31,7 +31,6 @@ Downstream::~Downstream() {
   Timeouts::disarm(timeout_);
   give_request();
   w_.buffers().release(in_);
-  for (TlsWrite* t : tls_free_) delete t;
 }
 
 void Downstream::take_request() {
@@ -67,7 +66,7 @@ void Downstream::start(int fd, const sockaddr_storage& peer) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr, client_ip_buf_,
               sizeof client_ip_buf_);
   }
-  client_ip_ = client_ip_buf_;
+  client_ip_len_ = static_cast<uint8_t>(strnlen(client_ip_buf_, sizeof client_ip_buf_));
   const Snapshot& snap = w_.snap();
   if (listener_.config().tls) {
     std::string err;
@@ -324,7 +323,7 @@ void Downstream::on_head() {
   Exchange& ex = rq_->ex;
   std::string& cookie = ex.s().set_cookie;
   cookie.clear();
-  int slot = w_.choose_slot(static_cast<uint32_t>(route), h, base, client_ip_, tls(), &cookie);
+  int slot = w_.choose_slot(static_cast<uint32_t>(route), h, base, client_ip(), tls(), &cookie);
   if (slot < 0) {
     respond_local(503, has_body, "every pool of the route has weight 0");
     return;
@@ -380,7 +379,7 @@ void Downstream::write_progress() {
 
 void Downstream::on_send_timeout(void* arg) {
   auto* self = static_cast<Downstream*>(arg);
-  observe::Event("info", "client_send_timeout").str("client_ip", self->client_ip_);
+  observe::Event("info", "client_send_timeout").str("client_ip", self->client_ip());
   self->close_now(false);
 }
 
@@ -476,7 +475,7 @@ void Downstream::log_local(int status, std::string_view reason, std::string_view
     observe::Event("info", "request_refused")
         .num("status", status)
         .str("reason", reason)
-        .str("client_ip", client_ip_);
+        .str("client_ip", client_ip());
   }
   if (!log.enabled()) return;
   const http::Parser& parser = rq().parser;
@@ -485,7 +484,7 @@ void Downstream::log_local(int status, std::string_view reason, std::string_view
   observe::AccessRecord r{};
   r.start_unix_ms = observe::wall_ms() - (w_.now_ms() - msg_begin_ms_);
   r.request_id = request_id;
-  r.client_ip = client_ip_;
+  r.client_ip = client_ip();
   r.method = have_head ? llhttp_method_name(h.method) : "-";
   r.path = have_head ? h.url.view(parser.base()) : std::string_view();
   r.status = status;
@@ -500,7 +499,7 @@ void Downstream::fail(int status, std::string_view reason) {
 }
 
 void Downstream::reset(std::string_view reason) {
-  observe::Event("info", "connection_reset").str("reason", reason).str("client_ip", client_ip_);
+  observe::Event("info", "connection_reset").str("reason", reason).str("client_ip", client_ip());
   close_now(true);
 }
 

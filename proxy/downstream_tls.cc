@@ -114,14 +114,8 @@ void Downstream::tls_write(const uv_buf_t* bufs, unsigned n) {
 // in order, so records reach the socket in the order OpenSSL made them.
 bool Downstream::tls_flush(bool app) {
   if (tls_->pending_output() == 0 && !app) return true;
-  TlsWrite* t;
-  if (tls_free_.empty()) {
-    t = new TlsWrite{};
-    t->d = this;
-  } else {
-    t = tls_free_.back();
-    tls_free_.pop_back();
-  }
+  TlsWrite* t = w_.take_tls_write();
+  t->d = this;
   t->app = app;
   tls_->take_output(&t->data);
   t->req.data = t;
@@ -129,7 +123,7 @@ bool Downstream::tls_flush(bool app) {
   int r = w_.write(reinterpret_cast<uv_stream_t*>(&tcp_), &t->req, &b, 1, &Downstream::on_tls_write,
                    this);
   if (r < 0) {
-    tls_free_.push_back(t);
+    w_.give_tls_write(t);
     return false;
   }
   if (r == 0) write_queued();
@@ -140,8 +134,7 @@ void Downstream::on_tls_write(uv_write_t* req, int status) {
   auto* t = static_cast<TlsWrite*>(req->data);
   Downstream* d = t->d;
   bool app = t->app;
-  if (t->data.capacity() > 64 * 1024) std::string().swap(t->data);
-  d->tls_free_.push_back(t);
+  d->w_.give_tls_write(t);
   if (status == 0 && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&d->tcp_))) d->write_progress();
   if (app) {
     d->after_write(status);

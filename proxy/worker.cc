@@ -26,6 +26,8 @@ uint32_t buffer_size(const Snapshot& s) {
   return std::max<uint32_t>(16 * 1024, need);
 }
 
+constexpr uint64_t kHousekeepingMs = 1000;
+
 }  // namespace
 
 Worker::Worker(Server& server, unsigned id, std::shared_ptr<const Snapshot> snap,
@@ -43,6 +45,7 @@ Worker::Worker(Server& server, unsigned id, std::shared_ptr<const Snapshot> snap
 
 Worker::~Worker() {
   for (RequestState* r : request_free_) delete r;
+  for (TlsWrite* t : tls_write_free_) delete t;
 }
 
 void Worker::start() {
@@ -76,6 +79,7 @@ void Worker::run() {
   uv_idle_init(&loop_, &idle_);
   idle_.data = this;
   timeouts_ = std::make_unique<Timeouts>(&loop_);
+  timeouts_->arm(housekeeping_, kHousekeepingMs);
   upstreams_ = std::make_unique<UpstreamPool>(*this);
   set_snapshot(snap_, weights_);
   for (const ListenFd& f : fds_) {
@@ -269,6 +273,27 @@ RequestState* Worker::take_request() {
   return r;
 }
 
+TlsWrite* Worker::take_tls_write() {
+  if (tls_write_free_.empty()) return new TlsWrite{};
+  TlsWrite* t = tls_write_free_.back();
+  tls_write_free_.pop_back();
+  return t;
+}
+
+void Worker::give_tls_write(TlsWrite* t) {
+  constexpr size_t kMaxFree = 4096;
+  constexpr size_t kMaxKept = 64 * 1024;
+  if (tls_write_free_.size() >= kMaxFree) {
+    delete t;
+    return;
+  }
+  // One that grew for a large batch of records goes back to the allocator.
+  if (t->data.capacity() > kMaxKept) std::string().swap(t->data);
+  t->data.clear();
+  t->d = nullptr;
+  tls_write_free_.push_back(t);
+}
+
 void Worker::give_request(RequestState* r) {
   constexpr size_t kMaxFree = 4096;
   constexpr size_t kMaxKept = 64 * 1024;
@@ -292,8 +317,8 @@ void Worker::wake_idle() {
 }
 
 void Worker::defer_pump(Downstream* d) {
-  if (d->deferred_) return;
-  d->deferred_ = true;
+  if (d->deferred()) return;
+  d->set_deferred(true);
   deferred_.push_back(d);
   wake_idle();
 }
@@ -340,7 +365,7 @@ void Worker::cancel_written(void* owner) {
 }
 
 void Worker::cancel_pump(Downstream* d) {
-  d->deferred_ = false;
+  d->set_deferred(false);
   auto it = std::find(deferred_.begin(), deferred_.end(), d);
   if (it != deferred_.end()) deferred_.erase(it);
 }
@@ -359,8 +384,8 @@ void Worker::on_idle(uv_idle_t* h) {
   std::vector<Downstream*> batch;
   batch.swap(self->deferred_);
   for (Downstream* d : batch) {
-    if (!d->deferred_) continue;
-    d->deferred_ = false;
+    if (!d->deferred()) continue;
+    d->set_deferred(false);
     d->tls_pump();
   }
   if (self->written_.empty() && self->deferred_.empty()) uv_idle_stop(h);
@@ -423,6 +448,13 @@ void Worker::on_drain_timer(uv_timer_t* t) {
   self->close_everything();
 }
 
+void Worker::on_housekeeping(void* arg) {
+  auto* self = static_cast<Worker*>(arg);
+  self->buffers_.trim();
+  self->upstream_buffers_.trim();
+  if (!self->closing_) self->timeouts_->arm(self->housekeeping_, kHousekeepingMs);
+}
+
 void Worker::finish_drain_if_done() {
   if (conns_.empty()) close_everything();
 }
@@ -430,6 +462,7 @@ void Worker::finish_drain_if_done() {
 void Worker::close_everything() {
   if (closing_) return;
   closing_ = true;
+  Timeouts::disarm(housekeeping_);
   upstreams_->close_all();
   for (uv_handle_t* h :
        {reinterpret_cast<uv_handle_t*>(&async_), reinterpret_cast<uv_handle_t*>(&check_),

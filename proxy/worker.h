@@ -33,6 +33,7 @@ class Listener;
 class Downstream;
 class UpstreamPool;
 struct RequestState;
+struct TlsWrite;
 
 struct ListenFd {
   int fd;
@@ -113,6 +114,9 @@ class Worker {
   RequestState* take_request();
   void give_request(RequestState* r);
   Timeouts& timeouts() { return *timeouts_; }
+  // TLS record writes in flight to clients (see downstream.h), pooled alike.
+  TlsWrite* take_tls_write();
+  void give_tls_write(TlsWrite* t);
 
   // Writes try the socket at once (uv_try_write): a write that goes out whole
   // costs no write request and no epoll change. Its callback `cb(req, 0)`
@@ -152,6 +156,11 @@ class Worker {
   uv_idle_t idle_{};
   std::vector<Downstream*> deferred_;
   std::vector<RequestState*> request_free_;
+  std::vector<TlsWrite*> tls_write_free_;
+  // Once a second: buffer pools give back what the last second did not need.
+  // Declared before timeouts_, which unlinks it when destroyed.
+  Timeout housekeeping_{&Worker::on_housekeeping, this};
+  static void on_housekeeping(void* self);
   std::unique_ptr<Timeouts> timeouts_;
   struct Written {
     uv_write_cb cb;
