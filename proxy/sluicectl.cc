@@ -380,10 +380,12 @@ std::string describe_rollback(const Value& rb) {
   std::string why;
   if (const Value* reason = rb.find("reason")) why = scalar(reason);
   if (const Value* rate = rb.find("observed_rate"); rate != nullptr && rate->is_number()) {
-    why += (why.empty() ? "" : " ") + format("%.1f%%", rate->as_double() * 100);
+    if (!why.empty()) why += ' ';
+    why += format("%.1f%%", rate->as_double() * 100);
   }
   if (const Value* req = rb.find("requests"); req != nullptr && !req->is_null()) {
-    why += (why.empty() ? "" : " ") + std::string("over ") + scalar(req) + " requests";
+    if (!why.empty()) why += ' ';
+    why += "over " + scalar(req) + " requests";
   }
   if (!why.empty()) out += " (" + why + ")";
   if (const Value* at = rb.find("at"); at != nullptr && !at->is_null()) out += " at " + scalar(at);

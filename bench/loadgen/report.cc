@@ -90,8 +90,13 @@ std::string format_summary(const RunResult& r) {
          format_bytes(s.bytes_written) + " written\n";
 
   out += "  latency     ";
-  for (const Percentile& p : kPercentiles)
-    out += " " + std::string(p.label) + " " + format_latency(s.latency.percentile(p.percent)) + ",";
+  for (const Percentile& p : kPercentiles) {
+    out += ' ';
+    out += p.label;
+    out += ' ';
+    out += format_latency(s.latency.percentile(p.percent));
+    out += ',';
+  }
   out += " max " + format_latency(s.latency.max()) + "\n";
   out += "               min " + format_latency(s.latency.min()) + ", mean " +
          format_latency(static_cast<uint64_t>(s.latency.mean())) +

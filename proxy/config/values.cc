@@ -341,7 +341,13 @@ std::string list_words(const std::vector<std::string>& words, bool quoted,
                        std::string_view conjunction) {
   std::string out;
   for (size_t i = 0; i < words.size(); ++i) {
-    if (i > 0) out += (i + 1 == words.size()) ? " " + std::string(conjunction) + " " : ", ";
+    if (i + 1 == words.size() && i > 0) {
+      out += ' ';
+      out += conjunction;
+      out += ' ';
+    } else if (i > 0) {
+      out += ", ";
+    }
     out += quoted ? quote(words[i]) : words[i];
   }
   return out;
