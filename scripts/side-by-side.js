@@ -115,16 +115,22 @@ async function measureP99(name, port) {
   return { name, requests: r.requests, rate: r.rate, responses: r.responses, errors: r.errors.total, p50: lat.p50, p90: lat.p90, p99: lat.p99, p999: lat.p99_9, max: lat.max };
 }
 
+const SETTLE_MS = 2500;
+
 async function measureRss(name, port, pid) {
   // The marginal cost: RSS with a tenth of the connections open (buffer pools
   // and caches at their working size), then with all of them; the difference
   // over the extra connections is what one more idle connection costs.
+  // Each reading waits SETTLE_MS after the last request: the connections are
+  // idle, and a proxy that gives a burst's buffers back after a second of
+  // disuse (sluice) has done so, so the reading is the connections' cost,
+  // not the phase of a pool trim against the reading.
   const first = Math.floor(CONNS / 10);
   const some = await openIdle(port, first);
-  await sleep(500);
+  await sleep(SETTLE_MS);
   const base = rssKiB(pid);
   const rest = await openIdle(port, CONNS - first);
-  await sleep(1000);
+  await sleep(SETTLE_MS);
   const full = rssKiB(pid);
   for (const s of some.concat(rest)) s.destroy();
   const per = ((full - base) * 1024) / (CONNS - first);
