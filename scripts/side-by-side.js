@@ -125,6 +125,12 @@ async function measureRss(name, port, pid) {
   // idle, and a proxy that gives a burst's buffers back after a second of
   // disuse (sluice) has done so, so the reading is the connections' cost,
   // not the phase of a pool trim against the reading.
+  // For information, also RSS before the first connection: (RSS(N) -
+  // RSS(0)) / N counts what a proxy sets aside per connection at start
+  // (nginx allocates and touches worker_connections connection and event
+  // structures up front), which the marginal figure cannot see.
+  await sleep(500);
+  const start = rssKiB(pid);
   const first = Math.floor(CONNS / 10);
   const some = await openIdle(port, first);
   await sleep(SETTLE_MS);
@@ -134,7 +140,8 @@ async function measureRss(name, port, pid) {
   const full = rssKiB(pid);
   for (const s of some.concat(rest)) s.destroy();
   const per = ((full - base) * 1024) / (CONNS - first);
-  return { name, base_kib: base, with_conns_kib: full, bytes_per_conn: Math.round(per) };
+  const allIn = ((full - start) * 1024) / CONNS;
+  return { name, start_kib: start, base_kib: base, with_conns_kib: full, bytes_per_conn: Math.round(per), all_in_per_conn: Math.round(allIn) };
 }
 
 async function main() {
@@ -204,10 +211,10 @@ backend b
     return;
   }
   console.log(`idle keep-alive connections: ${CONNS} per proxy; bytes/conn = (RSS at ${CONNS} - RSS at ${Math.floor(CONNS / 10)}) / ${CONNS - Math.floor(CONNS / 10)}`);
-  console.log('proxy      KiB at N/10   KiB at N   bytes/conn   x nginx');
+  console.log('proxy      KiB at 0   KiB at N/10   KiB at N   bytes/conn   x nginx   (RSS(N)-RSS(0))/N');
   const ng = results.find((r) => r.name === 'nginx').bytes_per_conn;
   for (const r of results) {
-    console.log(`${r.name.padEnd(10)} ${String(r.base_kib).padStart(8)}   ${String(r.with_conns_kib).padStart(14)}   ${String(r.bytes_per_conn).padStart(10)}   ${(r.bytes_per_conn / ng).toFixed(2)}`);
+    console.log(`${r.name.padEnd(10)} ${String(r.start_kib).padStart(8)}   ${String(r.base_kib).padStart(11)}   ${String(r.with_conns_kib).padStart(8)}   ${String(r.bytes_per_conn).padStart(10)}   ${(r.bytes_per_conn / ng).toFixed(2).padStart(7)}   ${String(r.all_in_per_conn).padStart(8)}`);
   }
   if (args.includes('--json')) console.log(JSON.stringify(results));
 }

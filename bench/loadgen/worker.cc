@@ -1,5 +1,8 @@
 #include "bench/loadgen/worker.h"
 
+#include <sys/timerfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -14,7 +17,6 @@ namespace sluice::bench {
 namespace {
 constexpr size_t kReadBuffer = 64 * 1024;
 constexpr size_t kPlaintextBuffer = 16 * 1024;
-constexpr uint64_t kMillisecond = 1'000'000;
 
 // Requests of the whole run that go to worker `index` of `workers` when they
 // are dealt out round-robin: j = index, index + workers, ... < total.
@@ -77,6 +79,7 @@ Worker::~Worker() {
     assert(rc == 0 && "a handle outlived the worker's run");
   }
   connections_.clear();  // their handles are closed: the loop has run to the end
+  if (timer_fd_ >= 0) close(timer_fd_);
 }
 
 bool Worker::init(std::string* error) {
@@ -90,8 +93,13 @@ bool Worker::init(std::string* error) {
     return false;
   }
   loop_ready_ = true;
-  uv_timer_init(&loop_, &timer_);
-  timer_.data = this;
+  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (timer_fd_ < 0) {
+    *error = std::string("timerfd_create: ") + uv_strerror(uv_translate_sys_error(errno));
+    return false;
+  }
+  uv_poll_init(&loop_, &timer_poll_, timer_fd_);
+  timer_poll_.data = this;
   uv_async_init(&loop_, &stop_async_,
                 [](uv_async_t* a) { static_cast<Worker*>(a->data)->on_stop_requested(); });
   stop_async_.data = this;
@@ -171,19 +179,34 @@ void Worker::pump() {
     else if (deadline_ns_ != 0)
       arm_timer(deadline_ns_, now);
   } else {
-    uv_timer_stop(&timer_);
+    stop_timer();
   }
   maybe_finish();
 }
 
 void Worker::arm_timer(uint64_t at_ns, uint64_t now_ns) {
-  // libuv timers count whole milliseconds of the loop's cached clock: bring it
-  // up to date and round up; if it still fires a little early, pump() finds
-  // nothing due and re-arms.
-  uv_update_time(&loop_);
-  uint64_t ms = (at_ns - now_ns + kMillisecond - 1) / kMillisecond;
-  uv_timer_start(
-      &timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->pump(); }, ms, 0);
+  // An absolute deadline on uv_hrtime's clock; one in the past fires at once.
+  // If it fires a little early, pump() finds nothing due and re-arms.
+  if (at_ns <= now_ns) at_ns = now_ns + 1;
+  itimerspec its{};
+  its.it_value.tv_sec = static_cast<time_t>(at_ns / 1000000000u);
+  its.it_value.tv_nsec = static_cast<long>(at_ns % 1000000000u);
+  timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &its, nullptr);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_poll_))) {
+    uv_poll_start(&timer_poll_, UV_READABLE, [](uv_poll_t* p, int, int) {
+      auto* self = static_cast<Worker*>(p->data);
+      uint64_t expirations;
+      while (read(self->timer_fd_, &expirations, sizeof expirations) > 0) {
+      }
+      self->pump();
+    });
+  }
+}
+
+void Worker::stop_timer() {
+  itimerspec off{};
+  timerfd_settime(timer_fd_, 0, &off, nullptr);
+  uv_poll_stop(&timer_poll_);
 }
 
 void Worker::on_response(const ResponseReader& r, uint64_t since_ns, uint64_t now_ns) {
@@ -218,7 +241,8 @@ void Worker::on_available(Connection& c) {
 void Worker::maybe_finish() {
   if (finishing_ || in_flight_ > 0 || !sending_done(uv_hrtime())) return;
   finishing_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  stop_timer();
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_poll_), nullptr);
   {
     std::lock_guard<std::mutex> lock(stop_mutex_);
     stop_closed_ = true;
