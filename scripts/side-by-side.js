@@ -6,7 +6,7 @@
 // off, in front of one nginx backend:
 //
 //   node scripts/side-by-side.js rss  [--conns 9000] [--sluice build-rel/sluice]
-//   node scripts/side-by-side.js p99  [--rate 5000] [--duration 10s] [--sluice ...]
+//   node scripts/side-by-side.js p99  [--rate 5000] [--duration 10s] [--rounds 3] [--sluice ...]
 //   node scripts/side-by-side.js scale [--duration 10s] [--sluice ...]
 //
 // rss: opens N client connections, sends one request on each and keeps them
@@ -15,7 +15,8 @@
 //   (RSS(N) - RSS(N/10)) / (0.9 N): the marginal cost of one more idle
 //   connection, with every proxy's buffer pools already at working size.
 // p99: sluice-bench (next to the sluice binary) offers the same fixed rate
-//   to each proxy (open loop, 50 connections) and reports its percentiles.
+//   to each proxy (open loop, 50 connections) and reports its percentiles,
+//   in interleaved rounds (see p99Rounds), with the median of the rounds.
 // scale: sluice alone with workers = 1, then 2; wrk -t2 -c100 for the
 //   duration; req/s of 2 workers over 1. Nothing is pinned: the load
 //   generator and the backend share the same cores as sluice.
@@ -38,6 +39,7 @@ const MODE = ['p99', 'scale'].includes(args[0]) ? args[0] : 'rss';
 const CONNS = Number(opt('--conns', MODE === 'p99' ? 1000 : 9000));
 const RATE = Number(opt('--rate', 5000));
 const DURATION = opt('--duration', '10s');
+const ROUNDS = Number(opt('--rounds', 3));
 const SLUICE = path.resolve(opt('--sluice', path.join(__dirname, '..', 'build', 'sluice')));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-idle-rss-'));
 const children = [];
@@ -166,9 +168,7 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
   server { listen 127.0.0.1:${nport} backlog=4096;
     location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 `);
-  const nginx = start('nginx', ['-c', path.join(dir, 'nginx.conf')], 'nginx');
-  results.push(await measure('nginx', nport, nginx.pid));
-  nginx.kill('SIGTERM');
+  const proxies = [{ name: 'nginx', port: nport, run: () => start('nginx', ['-c', path.join(dir, 'nginx.conf')], 'nginx') }];
 
   const hport = await freePort();
   fs.writeFileSync(path.join(dir, 'haproxy.cfg'), `global
@@ -188,27 +188,19 @@ backend b
   server s1 127.0.0.1:${backendPort}
 `);
   if (fs.existsSync('/usr/sbin/haproxy')) {
-    const haproxy = start('haproxy', ['-db', '-f', path.join(dir, 'haproxy.cfg')], 'haproxy');
-    results.push(await measure('haproxy', hport, haproxy.pid));
-    haproxy.kill('SIGTERM');
+    proxies.push({ name: 'haproxy', port: hport, run: () => start('haproxy', ['-db', '-f', path.join(dir, 'haproxy.cfg')], 'haproxy') });
   }
 
   const sport = await freePort();
   fs.writeFileSync(path.join(dir, 'sluice.toml'), sluiceToml(sport, backendPort, 1));
-  const sluice = start(SLUICE, ['-c', path.join(dir, 'sluice.toml')], 'sluice');
-  results.push(await measure('sluice', sport, sluice.pid));
-  sluice.kill('SIGTERM');
+  proxies.push({ name: 'sluice', port: sport, run: () => start(SLUICE, ['-c', path.join(dir, 'sluice.toml')], 'sluice') });
 
-  if (MODE === 'p99') {
-    console.log(`offered rate ${RATE} req/s for ${DURATION}, open loop, 50 connections (sluice-bench)`);
-    console.log('proxy      requests   p50 ms   p90 ms   p99 ms  p99.9 ms   max ms   p99 x nginx');
-    const n99 = results.find((r) => r.name === 'nginx').p99;
-    for (const r of results) {
-      const f = (v) => (v === undefined ? '?' : Number(v).toFixed(3)).padStart(8);
-      console.log(`${r.name.padEnd(10)} ${String(r.responses).padStart(8)} ${f(r.p50)} ${f(r.p90)} ${f(r.p99)} ${f(r.p999)} ${f(r.max)}   ${(r.p99 / n99).toFixed(2)}`);
-    }
-    if (args.includes('--json')) console.log(JSON.stringify(results));
-    return;
+  if (MODE === 'p99') return p99Rounds(proxies);
+  // rss: one proxy at a time, alone with the backend.
+  for (const p of proxies) {
+    const child = p.run();
+    results.push(await measure(p.name, p.port, child.pid));
+    child.kill('SIGTERM');
   }
   console.log(`idle keep-alive connections: ${CONNS} per proxy; bytes/conn = (RSS at ${CONNS} - RSS at ${Math.floor(CONNS / 10)}) / ${CONNS - Math.floor(CONNS / 10)}`);
   console.log('proxy      KiB at 0   KiB at N/10   KiB at N   bytes/conn   x nginx   (RSS(N)-RSS(0))/N');
@@ -217,6 +209,38 @@ backend b
     console.log(`${r.name.padEnd(10)} ${String(r.start_kib).padStart(8)}   ${String(r.base_kib).padStart(11)}   ${String(r.with_conns_kib).padStart(8)}   ${String(r.bytes_per_conn).padStart(10)}   ${(r.bytes_per_conn / ng).toFixed(2).padStart(7)}   ${String(r.all_in_per_conn).padStart(8)}`);
   }
   if (args.includes('--json')) console.log(JSON.stringify(results));
+}
+
+// p99: every proxy runs the whole time (idle while another is measured), and
+// the rounds interleave them (nginx, haproxy, sluice, nginx, ...), so a slow
+// minute of this shared machine lands on all of them rather than on one.
+// Reports each round and the median of the rounds.
+async function p99Rounds(proxies) {
+  for (const p of proxies) p.run();
+  for (const p of proxies) await waitPort(p.port);
+  const rows = Object.fromEntries(proxies.map((p) => [p.name, []]));
+  const f = (v) => (v === undefined ? '?' : Number(v).toFixed(3)).padStart(8);
+  console.log(`offered rate ${RATE} req/s for ${DURATION}, open loop, 50 connections (sluice-bench), ${ROUNDS} interleaved rounds`);
+  console.log('round proxy      requests   p50 ms   p90 ms   p99 ms  p99.9 ms   max ms   p99 x nginx');
+  for (let i = 1; i <= ROUNDS; i++) {
+    const round = [];
+    for (const p of proxies) round.push(await measureP99(p.name, p.port));
+    const n99 = round.find((r) => r.name === 'nginx').p99;
+    for (const r of round) {
+      rows[r.name].push(r);
+      console.log(`${String(i).padEnd(5)} ${r.name.padEnd(10)} ${String(r.responses).padStart(8)} ${f(r.p50)} ${f(r.p90)} ${f(r.p99)} ${f(r.p999)} ${f(r.max)}   ${(r.p99 / n99).toFixed(2)}`);
+    }
+  }
+  const median = (xs) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  };
+  const med = (name, key) => median(rows[name].map((r) => r[key]));
+  const n99 = med('nginx', 'p99');
+  for (const p of proxies) {
+    console.log(`med   ${p.name.padEnd(10)} ${''.padStart(8)} ${f(med(p.name, 'p50'))} ${f(med(p.name, 'p90'))} ${f(med(p.name, 'p99'))} ${f(med(p.name, 'p999'))} ${f(med(p.name, 'max'))}   ${(med(p.name, 'p99') / n99).toFixed(2)}`);
+  }
+  if (args.includes('--json')) console.log(JSON.stringify(rows));
 }
 
 function sluiceToml(port, backendPort, workers) {
