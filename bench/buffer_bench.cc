@@ -12,6 +12,9 @@
 //    1 MiB L2), what a proxy that re-buffers bodies pays per buffer.
 //  - BM_BufferHandover: moving the Buffer to its next owner, what sluice pays instead.
 //  - BM_Compact: Buffer::compact() moving a partial pipelined head to the buffer's front.
+//  - BM_PoolBurstAndTrim: what a burst costs the pool once it is over: N buffers taken and
+//    read into (one request head each, so one page touched), given back, and trimmed
+//    (MADV_DONTNEED) a second later; per buffer, page fault and madvise included.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -119,6 +122,24 @@ void BM_Compact(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_Compact)->Arg(80)->Arg(500)->Arg(8192);
+
+// range(0): buffers in the burst.
+void BM_PoolBurstAndTrim(benchmark::State& state) {
+  const auto n = static_cast<size_t>(state.range(0));
+  BufferPool pool(kClientBuf);
+  std::vector<Buffer> bufs(n);
+  for (auto _ : state) {
+    for (Buffer& b : bufs) {
+      pool.acquire(b);
+      std::memset(b.data, 'x', 512);  // a request head: one page faulted in
+    }
+    for (Buffer& b : bufs) pool.release(b);
+    pool.trim();  // the period of the burst: all of them were needed
+    pool.trim();  // a quiet second later: all of them go
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_PoolBurstAndTrim)->Arg(64)->Arg(512);
 
 }  // namespace
 }  // namespace sluice

@@ -10,11 +10,12 @@
 // of, holes that would then keep the whole burst's pages resident (measured:
 // 366 of 885 bytes per idle connection). Buffers given back sit on a "warm"
 // list (LIFO: the most recently used, still in cache, go out first); once a
-// second the worker calls trim(), which hands the pages of buffers the pool
-// did not need during the whole last second back to the kernel
-// (MADV_DONTNEED) and keeps them as "cold" buffers: address space only,
-// faulted in again if a later burst needs them. A worker's memory follows its
-// load down again without a syscall per buffer.
+// second the worker calls trim(), which hands the pages of the buffers the
+// pool did not need during the whole last second back to the kernel
+// (MADV_DONTNEED, one call per run of adjacent buffers) and keeps them as
+// "cold" buffers: address space only, faulted in again if a later burst
+// needs them. A worker's memory follows its load down without a syscall per
+// buffer.
 //
 // Loop thread only.
 #pragma once

@@ -1,5 +1,5 @@
 // BufferPool: buffers come from the pool's own mappings, go back LIFO, and
-// trim() returns the pages of buffers unused for a whole period to the
+// trim() returns the pages of the buffers unused for a whole period to the
 // kernel (checked with mincore, the kernel's own view of residency).
 #include "proxy/buffer.h"
 
@@ -85,7 +85,7 @@ TEST(BufferPool, BuffersOfOneSlabDoNotOverlap) {
   EXPECT_EQ(pool.warm(), 200u);
 }
 
-TEST(BufferPool, TrimReturnsOnlyWhatAWholePeriodDidNotNeed) {
+TEST(BufferPool, TrimReturnsWhatAWholePeriodDidNotNeed) {
   BufferPool pool(16 * 1024);
   std::vector<Buffer> bufs(8);
   for (Buffer& b : bufs) {
@@ -124,6 +124,34 @@ TEST(BufferPool, TrimReturnsOnlyWhatAWholePeriodDidNotNeed) {
   for (Buffer& b : again) {
     std::memset(b.data, 'y', b.cap);
     pool.release(b);
+  }
+}
+
+TEST(BufferPool, TrimGivesBackScatteredBuffersAndOnlyThose) {
+  BufferPool pool(16 * 1024);
+  std::vector<Buffer> bufs(6);
+  for (Buffer& b : bufs) {
+    pool.acquire(b);
+    std::memset(b.data, 'x', b.cap);
+  }
+  std::vector<char*> addrs;
+  for (Buffer& b : bufs) addrs.push_back(b.data);
+  // Oldest first on the warm list: 0, 2, 4 (not adjacent), then 1, 3, 5.
+  for (size_t i : {0, 2, 4, 1, 3, 5}) pool.release(bufs[i]);
+  pool.trim();     // all six were out in this period
+  Buffer a, b, c;  // three needed in this one
+  pool.acquire(a);
+  pool.acquire(b);
+  pool.acquire(c);
+  pool.release(c);
+  pool.release(b);
+  pool.release(a);
+  pool.trim();  // the three that stayed, the oldest (0, 2, 4), go
+  EXPECT_EQ(pool.warm(), 3u);
+  for (size_t i : {0, 2, 4}) EXPECT_EQ(resident_pages(addrs[i], pool.size()), 0u) << i;
+  for (size_t i : {1, 3, 5}) {
+    EXPECT_EQ(resident_pages(addrs[i], pool.size()), pool.size() / page()) << i;
+    EXPECT_EQ(addrs[i][0], 'x');
   }
 }
 
