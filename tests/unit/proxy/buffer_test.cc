@@ -26,6 +26,18 @@ size_t resident_pages(const char* p, size_t n) {
   return r;
 }
 
+// Takes a buffer from `pool` into each of `bufs`, fills it (every page
+// resident) and returns their addresses.
+std::vector<char*> take_filled(BufferPool& pool, std::vector<Buffer>& bufs) {
+  std::vector<char*> addrs;
+  for (Buffer& b : bufs) {
+    pool.acquire(b);
+    std::memset(b.data, 'x', b.cap);
+    addrs.push_back(b.data);
+  }
+  return addrs;
+}
+
 TEST(BufferPool, SizeRoundsUpToWholePages) {
   BufferPool pool(17 * 1024 + 1);
   EXPECT_EQ(pool.size() % page(), 0u);
@@ -88,15 +100,8 @@ TEST(BufferPool, BuffersOfOneSlabDoNotOverlap) {
 TEST(BufferPool, TrimReturnsWhatAWholePeriodDidNotNeed) {
   BufferPool pool(16 * 1024);
   std::vector<Buffer> bufs(8);
-  for (Buffer& b : bufs) {
-    pool.acquire(b);
-    std::memset(b.data, 'x', b.cap);
-  }
-  std::vector<char*> addrs;
-  for (Buffer& b : bufs) {
-    addrs.push_back(b.data);
-    pool.release(b);
-  }
+  std::vector<char*> addrs = take_filled(pool, bufs);
+  for (Buffer& b : bufs) pool.release(b);
   // The period in which all eight were taken: the low-water mark is 0.
   pool.trim();
   EXPECT_EQ(pool.warm(), 8u);
@@ -130,12 +135,7 @@ TEST(BufferPool, TrimReturnsWhatAWholePeriodDidNotNeed) {
 TEST(BufferPool, TrimGivesBackScatteredBuffersAndOnlyThose) {
   BufferPool pool(16 * 1024);
   std::vector<Buffer> bufs(6);
-  for (Buffer& b : bufs) {
-    pool.acquire(b);
-    std::memset(b.data, 'x', b.cap);
-  }
-  std::vector<char*> addrs;
-  for (Buffer& b : bufs) addrs.push_back(b.data);
+  std::vector<char*> addrs = take_filled(pool, bufs);
   // Oldest first on the warm list: 0, 2, 4 (not adjacent), then 1, 3, 5.
   for (size_t i : {0, 2, 4, 1, 3, 5}) pool.release(bufs[i]);
   pool.trim();     // all six were out in this period
