@@ -960,8 +960,16 @@ std::string Control::status_json(bool with_series) {
       observe::append_json_string(o, p.name);
       o += ",\"server\":";
       observe::append_json_string(o, p.servers[si].text);
+      const bool healthy = snap_->health->healthy(pi, si);
       o += ",\"healthy\":";
-      o += snap_->health->healthy(pi, si) ? "true" : "false";
+      o += healthy ? "true" : "false";
+      // Who took it out: traffic (consecutive failures) or the health checks.
+      o += ",\"ejected_by\":";
+      if (healthy) {
+        o += "null";
+      } else {
+        o += snap_->health->ejected_at(pi, si) != 0 ? "\"passive\"" : "\"active\"";
+      }
       o += ",\"health_check\":";
       o += checked ? "true" : "false";
       o += "}";

@@ -5,7 +5,8 @@
 // sizes are set through the CSSOM, which that policy allows.
 // Stable attributes for tests and scripts: data-route, data-split
 // (effective|configured), data-pool, data-weight, data-server, data-healthy,
-// data-kind, data-reason; body[data-loaded] after the first render.
+// data-ejected-by (passive|active|empty), data-kind, data-reason;
+// body[data-loaded] after the first render.
 (function () {
   const POLL_MS = 1000;
   const PALETTE = 6; // .c0 .. .c5 in status.css, same order as COLORS
@@ -199,10 +200,17 @@
     draws.forEach((d) => d()); // after layout: canvases take their CSS width
   }
 
+  // Who took a server out: traffic (consecutive failures) or the health checks.
+  function unhealthyText(u) {
+    if (u.ejected_by === 'passive') return 'unhealthy: ejected by failing requests';
+    if (u.ejected_by === 'active') return 'unhealthy: failing health checks';
+    return 'unhealthy';
+  }
+
   function renderUpstreams(s) {
-    const rows = s.upstreams.map((u) => el('tr', { 'data-pool': u.pool, 'data-server': u.server, 'data-healthy': u.healthy },
+    const rows = s.upstreams.map((u) => el('tr', { 'data-pool': u.pool, 'data-server': u.server, 'data-healthy': u.healthy, 'data-ejected-by': u.ejected_by || '' },
       el('td', null, el('span', { class: `swatch c${poolColor(u.pool)}` }), u.pool), el('td', { class: 'mono' }, u.server),
-      el('td', null, el('span', { class: `verdict ${u.healthy ? 'healthy' : 'failed'}` }, u.healthy ? 'healthy' : 'unhealthy')),
+      el('td', null, el('span', { class: `verdict ${u.healthy ? 'healthy' : 'failed'}` }, u.healthy ? 'healthy' : unhealthyText(u))),
       el('td', null, u.health_check ? 'active' : 'no active check')));
     $('upstreams').replaceChildren(...rows);
   }

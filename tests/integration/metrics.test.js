@@ -288,6 +288,10 @@ test('passive ejection: consecutive connect failures take a server out at once; 
   let m = await A.getMetrics(path.join(sl.dir, "admin.sock"));
   assert.equal(A.metricSum(m, 'sluice_upstream_ejections_total', { cause: 'passive' }), 1);
   assert.equal(A.metricSum(m, 'sluice_upstream_server_healthy', { server: `127.0.0.1:${deadPort}` }), 0);
+  // /v1/status says who took it out.
+  const ups = (await A.getStatus(path.join(sl.dir, 'admin.sock'))).upstreams;
+  assert.deepEqual(ups.find((u) => u.server === `127.0.0.1:${deadPort}`), { pool: 'app', server: `127.0.0.1:${deadPort}`, healthy: false, ejected_by: 'passive', health_check: false });
+  assert.equal(ups.find((u) => u.server === good.addr).ejected_by, null);
 
   // After 10 s it is tried again; one more failure takes it out again.
   await h.waitFor(() => states().some((e) => e.state === 'healthy'), { timeout: 15000, what: 'half-open re-admission' });

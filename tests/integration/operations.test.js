@@ -2,8 +2,10 @@
 // Operations: dropping root (global.user), W3C trace context, health checks
 // and health verdicts across reloads.
 const fs = require('node:fs');
+const path = require('node:path');
 const { test, after } = require('node:test');
 const h = require('./lib/harness');
+const A = require('./lib/admin');
 const { assert } = h;
 
 after(h.cleanup);
@@ -99,10 +101,15 @@ test('health checks: a failing server is ejected after `unhealthy` checks, gets 
   badHealthy = false;
   await h.waitFor(() => sl.events().some((e) => e.event === 'upstream_server_state' && e.state === 'unhealthy' && e.server === flaky.addr), { timeout: 3000, what: 'flaky marked unhealthy' });
   assert.equal((await poolsOf(20)).flaky, undefined, 'an unhealthy server gets no traffic');
+  const sock = path.join(sl.dir, 'admin.sock');
+  const server = async (addr) => (await A.getStatus(sock)).upstreams.find((u) => u.server === addr);
+  assert.deepEqual(await server(flaky.addr), { pool: 'app', server: flaky.addr, healthy: false, ejected_by: 'active', health_check: true });
+  assert.equal((await server(good.addr)).ejected_by, null);
 
   badHealthy = true;
   await h.waitFor(() => sl.events().some((e) => e.event === 'upstream_server_state' && e.state === 'healthy' && e.server === flaky.addr), { timeout: 3000, what: 'flaky healthy again' });
   assert.ok((await poolsOf(20)).flaky > 0, 're-admitted');
+  assert.deepEqual(await server(flaky.addr), { pool: 'app', server: flaky.addr, healthy: true, ejected_by: null, health_check: true });
   assert.ok(flaky.requests.some((r) => r.url === '/health' && /sluice-health-check/.test(r.headers['user-agent'] || '')));
 });
 

@@ -139,7 +139,7 @@ test(
     const rows = [...dom.matchAll(/<tr data-kind="([^"]+)" data-route="([^"]+)" data-pool="([^"]+)" data-reason="([^"]+)"/g)].map((m) => m.slice(1));
     assert.deepEqual(rows[0], ['rollback', 'app', 'canary', 'error_rate'], `history rows: ${JSON.stringify(rows)}`);
     for (const pool of ['blue', 'canary']) {
-      assert.match(dom, new RegExp(`<tr data-pool="${pool}" data-server="[^"]+" data-healthy="true">`), `${pool}'s server listed as healthy`);
+      assert.match(dom, new RegExp(`<tr data-pool="${pool}" data-server="[^"]+" data-healthy="true" data-ejected-by="">`), `${pool}'s server listed as healthy`);
       assert.match(dom, new RegExp(`<canvas data-pool="${pool}"`), `a chart for ${pool}`);
     }
   },
