@@ -31,7 +31,10 @@ BufferPool::BufferPool(uint32_t size) {
 }
 
 BufferPool::~BufferPool() {
-  for (char* s : slabs_) munmap(s, slab_bytes_);
+  for (char* s : slabs_) {
+    ASAN_UNPOISON_MEMORY_REGION(s, slab_bytes_);
+    munmap(s, slab_bytes_);
+  }
 }
 
 char* BufferPool::take_cold() {
@@ -43,6 +46,7 @@ char* BufferPool::take_cold() {
       std::abort();
     }
     auto* slab = static_cast<char*>(m);
+    ASAN_POISON_MEMORY_REGION(slab, slab_bytes_);
     slabs_.push_back(slab);
     // Highest address first, so the pops below go up through the slab.
     for (size_t i = per_slab_; i-- > 0;) cold_.push_back(slab + i * size_);
