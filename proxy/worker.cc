@@ -27,6 +27,8 @@ uint32_t buffer_size(const Snapshot& s) {
 }
 
 constexpr uint64_t kHousekeepingMs = 1000;
+// Pooled objects whose texts grew past this go back smaller.
+constexpr size_t kMaxKeptText = 64 * 1024;
 
 }  // namespace
 
@@ -43,10 +45,7 @@ Worker::Worker(Server& server, unsigned id, std::shared_ptr<const Snapshot> snap
   for (uint64_t& r : rng_) r = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ id;
 }
 
-Worker::~Worker() {
-  for (RequestState* r : request_free_) delete r;
-  for (TlsWrite* t : tls_write_free_) delete t;
-}
+Worker::~Worker() = default;
 
 void Worker::start() {
   thread_ = std::thread([this] { run(); });
@@ -258,56 +257,42 @@ void Worker::on_resume_timer(uv_timer_t* t) {
 }
 
 RequestState* Worker::take_request() {
-  if (request_free_.empty()) {
-    auto* r = new RequestState;
-    // The sizes an ordinary request and response need: no regrowth later.
-    ExchangeScratch& s = r->ex.s();
-    s.iov.reserve(8);
-    s.slices.reserve(8);
-    s.up_head.reserve(1024);
-    s.resp_head.reserve(1024);
-    return r;
-  }
-  RequestState* r = request_free_.back();
-  request_free_.pop_back();
+  if (RequestState* r = request_free_.take()) return r;
+  auto* r = new RequestState;
+  // The sizes an ordinary request and response need: no regrowth later.
+  ExchangeScratch& s = r->ex.s();
+  s.iov.reserve(8);
+  s.slices.reserve(8);
+  s.up_head.reserve(1024);
+  s.resp_head.reserve(1024);
   return r;
 }
 
-TlsWrite* Worker::take_tls_write() {
-  if (tls_write_free_.empty()) return new TlsWrite{};
-  TlsWrite* t = tls_write_free_.back();
-  tls_write_free_.pop_back();
-  return t;
-}
-
-void Worker::give_tls_write(TlsWrite* t) {
-  constexpr size_t kMaxFree = 4096;
-  constexpr size_t kMaxKept = 64 * 1024;
-  if (tls_write_free_.size() >= kMaxFree) {
-    delete t;
-    return;
-  }
-  // One that grew for a large batch of records goes back to the allocator.
-  if (t->data.capacity() > kMaxKept) std::string().swap(t->data);
-  t->data.clear();
-  t->d = nullptr;
-  tls_write_free_.push_back(t);
-}
-
 void Worker::give_request(RequestState* r) {
-  constexpr size_t kMaxFree = 4096;
-  constexpr size_t kMaxKept = 64 * 1024;
   ExchangeScratch& s = r->ex.s();
   // One that grew for a huge head goes back to the allocator.
-  if (request_free_.size() >= kMaxFree || s.up_head.capacity() > kMaxKept ||
-      s.resp_head.capacity() > kMaxKept || r->out.capacity() > kMaxKept) {
+  if (s.up_head.capacity() > kMaxKeptText || s.resp_head.capacity() > kMaxKeptText ||
+      r->out.capacity() > kMaxKeptText) {
     delete r;
     return;
   }
   r->parser.reset();
   s.clear();
   r->out.clear();
-  request_free_.push_back(r);
+  request_free_.give(r);
+}
+
+TlsWrite* Worker::take_tls_write() {
+  if (TlsWrite* t = tls_write_free_.take()) return t;
+  return new TlsWrite{};
+}
+
+void Worker::give_tls_write(TlsWrite* t) {
+  // One that grew for a large batch of records keeps no more than that.
+  if (t->data.capacity() > kMaxKeptText) std::string().swap(t->data);
+  t->data.clear();
+  t->d = nullptr;
+  tls_write_free_.give(t);
 }
 
 void Worker::wake_idle() {

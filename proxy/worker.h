@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "proxy/buffer.h"
+#include "proxy/free_list.h"
 #include "proxy/observe/log.h"
 #include "proxy/snapshot.h"
 #include "proxy/timeouts.h"
@@ -155,8 +156,8 @@ class Worker {
   uv_timer_t drain_timer_{};
   uv_idle_t idle_{};
   std::vector<Downstream*> deferred_;
-  std::vector<RequestState*> request_free_;
-  std::vector<TlsWrite*> tls_write_free_;
+  FreeList<RequestState> request_free_;
+  FreeList<TlsWrite> tls_write_free_;
   // Once a second: buffer pools give back what the last second did not need.
   // Declared before timeouts_, which unlinks it when destroyed.
   Timeout housekeeping_{&Worker::on_housekeeping, this};
