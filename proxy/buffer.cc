@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 
 namespace sluice {
 
@@ -68,24 +67,20 @@ void BufferPool::trim() {
     // One madvise per run of adjacent buffers, not one per buffer: on this
     // project's KVM machines a call costs ~6 us, and the buffers of a burst
     // mostly came from the same slabs.
-    const size_t first_cold = cold_.size();
-    cold_.insert(cold_.end(), warm_.begin(), warm_.begin() + static_cast<std::ptrdiff_t>(n));
-    warm_.erase(warm_.begin(), warm_.begin() + static_cast<std::ptrdiff_t>(n));
-    auto from = cold_.begin() + static_cast<std::ptrdiff_t>(first_cold);
-    std::sort(from, cold_.end(), std::greater<>());  // taken from the back: lowest first
-    char* run_end = nullptr;                         // the run covers [run_begin, run_end)
-    char* run_begin = nullptr;
-    for (auto it = cold_.end(); it != from;) {
-      char* b = *--it;
-      if (b != run_end) {
-        if (run_begin != nullptr)
-          madvise(run_begin, static_cast<size_t>(run_end - run_begin), MADV_DONTNEED);
-        run_begin = b;
+    const auto gone = warm_.begin() + static_cast<std::ptrdiff_t>(n);
+    const auto from = cold_.insert(cold_.end(), warm_.begin(), gone);
+    warm_.erase(warm_.begin(), gone);
+    std::sort(from, cold_.end());
+    char* run_begin = *from;  // the run covers [run_begin, run_end)
+    char* run_end = run_begin;
+    for (auto it = from; it != cold_.end(); ++it) {
+      if (*it != run_end) {
+        madvise(run_begin, static_cast<size_t>(run_end - run_begin), MADV_DONTNEED);
+        run_begin = *it;
       }
-      run_end = b + size_;
+      run_end = *it + size_;
     }
-    if (run_begin != nullptr)
-      madvise(run_begin, static_cast<size_t>(run_end - run_begin), MADV_DONTNEED);
+    madvise(run_begin, static_cast<size_t>(run_end - run_begin), MADV_DONTNEED);
   }
   low_water_ = warm_.size();
 }
