@@ -65,6 +65,7 @@ class Control : public admin::ControlApi {
   bool ready() override;  // listening, not draining, every routed pool has a healthy server
 
  private:
+  static constexpr int64_t kSampleMs = 1000;  // the status page's chart resolution
   struct Totals {
     uint64_t requests = 0, errors_5xx = 0, connect_failures = 0, timeouts = 0;
     uint64_t by_class[6] = {};
