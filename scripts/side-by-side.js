@@ -101,11 +101,6 @@ async function openIdle(port, n) {
   return socks;
 }
 
-async function measure(name, port, pid) {
-  await waitPort(port);
-  return MODE === 'p99' ? measureP99(name, port) : measureRss(name, port, pid);
-}
-
 async function measureP99(name, port) {
   const bench = path.join(path.dirname(SLUICE), 'sluice-bench');
   const run = (d) =>
@@ -199,7 +194,8 @@ backend b
   // rss: one proxy at a time, alone with the backend.
   for (const p of proxies) {
     const child = p.run();
-    results.push(await measure(p.name, p.port, child.pid));
+    await waitPort(p.port);
+    results.push(await measureRss(p.name, p.port, child.pid));
     child.kill('SIGTERM');
   }
   console.log(`idle keep-alive connections: ${CONNS} per proxy; bytes/conn = (RSS at ${CONNS} - RSS at ${Math.floor(CONNS / 10)}) / ${CONNS - Math.floor(CONNS / 10)}`);
