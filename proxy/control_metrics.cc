@@ -170,6 +170,11 @@ admin::Reply Control::metrics() {
   uint64_t idle = server_.idle_connections();
   sample("sluice_connections", "state=\"active\"", "", active >= idle ? active - idle : 0);
   sample("sluice_connections", "state=\"idle\"", "", idle);
+  append_help(o, "sluice_connections_parked", "gauge",
+              "Idle keep-alive client connections parked out of the event loop (a part of idle).");
+  o += "sluice_connections_parked ";
+  http::append_uint(o, server_.parked_connections());
+  o += '\n';
   append_help(o, "sluice_config_reloads_total", "counter", "Configuration reloads.");
   sample("sluice_config_reloads_total", "result=\"success\"", "", reloads_ok_);
   sample("sluice_config_reloads_total", "result=\"failure\"", "", reloads_failed_);

@@ -39,6 +39,8 @@ std::string Control::status_json(bool with_series) {
   http::append_uint(o, active >= idle ? active - idle : 0);
   o += ",\"idle\":";
   http::append_uint(o, idle);
+  o += ",\"parked\":";
+  http::append_uint(o, server_.parked_connections());
   o += "},\"routes\":[";
   for (size_t ri = 0; ri < routes_.size(); ++ri) {
     RouteRt& r = routes_[ri];

@@ -1,6 +1,7 @@
 #include "proxy/downstream.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "proxy/http/headers.h"
@@ -16,6 +17,8 @@ namespace {
 enum TimerKind : uint8_t { kNone = 0, kHeader, kKeepAlive, kBody, kLinger };
 
 constexpr uint64_t kLingerMs = 2000;
+// A connection whose keep-alive deadline is nearer than this is not parked.
+constexpr uint64_t kMinParkMs = 1000;
 constexpr size_t kMaxUri = 8192;
 
 }  // namespace
@@ -59,14 +62,7 @@ void Downstream::start(int fd, const sockaddr_storage& peer) {
     return;
   }
   uv_tcp_nodelay(&tcp_, 1);
-  if (peer.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr, client_ip_buf_,
-              sizeof client_ip_buf_);
-  } else {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr, client_ip_buf_,
-              sizeof client_ip_buf_);
-  }
-  client_ip_len_ = static_cast<uint8_t>(strnlen(client_ip_buf_, sizeof client_ip_buf_));
+  set_client_ip(peer);
   const Snapshot& snap = w_.snap();
   if (listener_.config().tls) {
     std::string err;
@@ -81,6 +77,82 @@ void Downstream::start(int fd, const sockaddr_storage& peer) {
   msg_begin_ms_ = w_.now_ms();
   arm_timer(static_cast<uint64_t>(w_.snap().limits().client_header_timeout.count()), kHeader);
   want_read();
+}
+
+void Downstream::set_client_ip(const sockaddr_storage& peer) {
+  client_ip_buf_[0] = '\0';
+  if (peer.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr, client_ip_buf_,
+              sizeof client_ip_buf_);
+  } else if (peer.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr, client_ip_buf_,
+              sizeof client_ip_buf_);
+  }
+  client_ip_len_ = static_cast<uint8_t>(strnlen(client_ip_buf_, sizeof client_ip_buf_));
+}
+
+// ---------------------------------------------------------------- parking
+
+void Downstream::resume(Worker& w, int fd, const Listener& listener,
+                        std::unique_ptr<tls::Session> tls, uint32_t requests, Timeout& deadline) {
+  auto* d = new Downstream(w, listener);
+  uv_tcp_init(w.loop(), &d->tcp_);
+  d->tcp_.data = d;
+  // Still counted as open and idle from before it was parked.
+  d->counted_ = true;
+  d->idle_ = true;
+  d->requests_ = requests;
+  d->tls_ = std::move(tls);
+  w.add_conn(d);
+  Timeouts::transfer(deadline, d->timeout_);
+  d->timer_kind_ = kKeepAlive;
+  if (uv_tcp_open(&d->tcp_, fd) != 0) {
+    ::close(fd);
+    d->close_now(false);
+    return;
+  }
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) peer.ss_family = AF_UNSPEC;
+  d->set_client_ip(peer);  // empty when the peer is gone: the read says so next
+  d->msg_begin_ms_ = w.now_ms();
+  d->want_read();
+}
+
+bool Downstream::parkable() const {
+  // Between two requests with nothing anywhere in between: no request
+  // state, no input buffer, no write, no bytes inside the TLS session.
+  if (state_ != State::ReadHead || !idle_ || rq_ != nullptr || in_.data != nullptr) return false;
+  if (writing_ || deferred_ || tls_blocked_ || read_eof_ || drain_close_ || close_after_write_) {
+    return false;
+  }
+  if (timer_kind_ != kKeepAlive || !timeout_.armed()) return false;
+  if (timeout_.at < w_.now_ms() + kMinParkMs) return false;  // closes soon anyway
+  if (uv_is_closing(reinterpret_cast<const uv_handle_t*>(&tcp_)) || tcp_.write_queue_size != 0) {
+    return false;
+  }
+  if (tls_ && (!tls_->handshake_done() || tls_->input_pending() || tls_->pending_output() > 0)) {
+    return false;
+  }
+  return true;
+}
+
+bool Downstream::park_if_quiet() {
+  bool quiet = quiet_;
+  quiet_ = true;  // until the next read
+  if (!quiet || !parkable()) return false;
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) != 0) return false;
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return false;  // out of descriptors: it stays as it is
+  if (!w_.parking().park(copy, listener_, tls_, requests_, timeout_)) return false;
+  // Its counts (open, idle) went with it: closing this handle closes our
+  // descriptor of the socket, not the socket.
+  counted_ = false;
+  idle_ = false;
+  timer_kind_ = kNone;
+  close_now(false);
+  return true;
 }
 
 // ---------------------------------------------------------------- reading
@@ -136,6 +208,7 @@ void Downstream::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 
 void Downstream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<Downstream*>(s->data);
+  self->quiet_ = false;
   if (nread == 0) return;
   if (nread == UV_ENOBUFS) {
     self->stop_read();
@@ -405,7 +478,11 @@ void Downstream::after_write(int status) {
     return;
   }
   if (rq_ != nullptr) rq_->parser.resume();
+  ++requests_;
   state_ = State::ReadHead;
+  // Idle from here as after a proxied response: keepalive_timeout applies
+  // (a pipelined request already read re-arms the header timeout).
+  arm_timer(static_cast<uint64_t>(w_.snap().limits().keepalive_timeout.count()), kKeepAlive);
   parse_head();
 }
 

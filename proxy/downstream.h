@@ -73,13 +73,21 @@ class Downstream {
   enum class State : uint8_t { ReadHead, Proxying, Tunnel, Closing };
 
   static void accept(Worker& w, int fd, const Listener& listener, const sockaddr_storage& peer);
+  // A parked connection (proxy/park.h) turned readable: a new Downstream
+  // takes its socket, session, count and keep-alive deadline.
+  static void resume(Worker& w, int fd, const Listener& listener, std::unique_ptr<tls::Session> tls,
+                     uint32_t requests, Timeout& deadline);
 
   // ---- worker ----
   void tls_pump();  // deferred decryption (see want_read)
   bool deferred() const { return deferred_; }
   void set_deferred(bool d) { deferred_ = d; }
   void on_drain();  // idle: close now; busy: close after the current response
-  void abort();     // close at once, no response
+  // Housekeeping, once a second: a keep-alive connection idle since the
+  // last call, with nothing in flight, is parked (this object is then
+  // freed on the loop's next turn). True when it was.
+  bool park_if_quiet();
+  void abort();  // close at once, no response
   size_t worker_slot() const { return slot_; }
   void set_worker_slot(size_t s) { slot_ = static_cast<uint32_t>(s); }
 
@@ -111,6 +119,8 @@ class Downstream {
   ~Downstream();
 
   void start(int fd, const sockaddr_storage& peer);
+  void set_client_ip(const sockaddr_storage& peer);
+  bool parkable() const;
   void parse_head();
   void on_head();
   void respond_local(int status, bool close, std::string_view reason);
@@ -185,6 +195,7 @@ class Downstream {
   bool idle_ = false;         // counted in the server's idle connections
   bool deferred_ = false;     // on the worker's list of pending TLS pumps
   bool tls_blocked_ = false;  // plaintext waits in the session: our buffer was full
+  bool quiet_ = false;        // nothing read since the last park_if_quiet()
   char client_ip_buf_[INET6_ADDRSTRLEN] = {0};
 };
 

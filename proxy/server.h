@@ -42,6 +42,13 @@ class Server {
     return v > 0 ? static_cast<uint32_t>(v) : 0;
   }
   void idle_changed(int delta) { idle_.fetch_add(delta, std::memory_order_relaxed); }
+  // Idle keep-alive connections parked by their workers (proxy/park.h); a
+  // subset of the idle ones.
+  uint32_t parked_connections() const {
+    int64_t v = parked_.load(std::memory_order_relaxed);
+    return v > 0 ? static_cast<uint32_t>(v) : 0;
+  }
+  void parked_changed(int delta) { parked_.fetch_add(delta, std::memory_order_relaxed); }
   // Upstream connections summed over the workers (open includes idle).
   void upstream_connections(uint64_t* open, uint64_t* idle) const;
 
@@ -75,6 +82,7 @@ class Server {
   observe::AccessSink access_sink_;
   std::atomic<uint32_t> active_{0};
   std::atomic<int64_t> idle_{0};
+  std::atomic<int64_t> parked_{0};
   std::atomic<unsigned> exited_{0};
   uint32_t max_connections_ = 10000;
   uv_loop_t loop_{};

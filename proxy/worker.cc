@@ -1,5 +1,6 @@
 #include "proxy/worker.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +28,8 @@ uint32_t buffer_size(const Snapshot& s) {
 }
 
 constexpr uint64_t kHousekeepingMs = 1000;
+// Parking this many connections in one pass returns free heap pages.
+constexpr size_t kTrimAfterParked = 64;
 // Pooled objects whose texts grew past this go back smaller.
 constexpr size_t kMaxKeptText = 64 * 1024;
 
@@ -414,6 +417,7 @@ void Worker::begin_drain() {
   uv_timer_stop(&resume_timer_);
   for (auto& l : listeners_) l->close();
   // Idle keep-alive clients go now; busy ones close after their response.
+  parking_.close_all();
   std::vector<Downstream*> snapshot = conns_;
   for (Downstream* c : snapshot) c->on_drain();
   uint64_t ms = static_cast<uint64_t>(snap_->config->global.drain_timeout.count());
@@ -433,8 +437,26 @@ void Worker::on_drain_timer(uv_timer_t* t) {
   self->close_everything();
 }
 
+void Worker::park_idle() {
+  if (draining_) return;
+  // By index: a parked connection leaves conns_ only from its close
+  // callback, on the loop's next turn.
+  size_t parked = 0;
+  for (size_t i = 0; i < conns_.size(); ++i) {
+    if (conns_[i]->park_if_quiet()) ++parked;
+  }
+  if (parked >= kTrimAfterParked) {
+    // The freed connections are scattered through the heap, where malloc
+    // keeps their pages: give the whole free pages back (HAProxy's pool
+    // trimming does the same). Once a second at most, never per request.
+    malloc_trim(0);
+  }
+  if (conns_.capacity() > 1024 && conns_.capacity() > 4 * conns_.size()) conns_.shrink_to_fit();
+}
+
 void Worker::on_housekeeping(void* arg) {
   auto* self = static_cast<Worker*>(arg);
+  self->park_idle();
   self->buffers_.trim();
   self->upstream_buffers_.trim();
   if (!self->closing_) self->timeouts_->arm(self->housekeeping_, kHousekeepingMs);
@@ -449,6 +471,7 @@ void Worker::close_everything() {
   closing_ = true;
   Timeouts::disarm(housekeeping_);
   upstreams_->close_all();
+  parking_.close_handle();
   for (uv_handle_t* h :
        {reinterpret_cast<uv_handle_t*>(&async_), reinterpret_cast<uv_handle_t*>(&check_),
         reinterpret_cast<uv_handle_t*>(&resume_timer_),

@@ -22,6 +22,7 @@
 #include "proxy/buffer.h"
 #include "proxy/free_list.h"
 #include "proxy/observe/log.h"
+#include "proxy/park.h"
 #include "proxy/snapshot.h"
 #include "proxy/timeouts.h"
 #include "proxy/upstream.h"
@@ -115,6 +116,8 @@ class Worker {
   RequestState* take_request();
   void give_request(RequestState* r);
   Timeouts& timeouts() { return *timeouts_; }
+  // Idle keep-alive connections out of libuv (see park.h).
+  Parking& parking() { return parking_; }
   // TLS record writes in flight to clients (see downstream.h), pooled alike.
   TlsWrite* take_tls_write();
   void give_tls_write(TlsWrite* t);
@@ -163,6 +166,8 @@ class Worker {
   Timeout housekeeping_{&Worker::on_housekeeping, this};
   static void on_housekeeping(void* self);
   std::unique_ptr<Timeouts> timeouts_;
+  Parking parking_{*this};
+  void park_idle();
   struct Written {
     uv_write_cb cb;
     uv_write_t* req;
