@@ -120,8 +120,9 @@ async function measureRss(name, port, pid) {
   // over the extra connections is what one more idle connection costs.
   // Each reading waits SETTLE_MS after the last request: the connections are
   // idle, and a proxy that gives a burst's buffers back after a second of
-  // disuse (sluice) has done so, so the reading is the connections' cost,
-  // not the phase of a pool trim against the reading.
+  // disuse and parks connections idle for a whole second (sluice: one to two
+  // seconds after their last byte) has done so, so the reading is the idle
+  // connections' cost, not the phase of a pool trim against the reading.
   // For information, also RSS before the first connection: (RSS(N) -
   // RSS(0)) / N counts what a proxy sets aside per connection at start
   // (nginx allocates and touches worker_connections connection and event
