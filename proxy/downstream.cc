@@ -17,6 +17,12 @@ namespace {
 enum TimerKind : uint8_t { kNone = 0, kHeader, kKeepAlive, kBody, kLinger };
 
 constexpr uint64_t kLingerMs = 2000;
+// A keep-alive connection is parked once this many housekeeping passes (one
+// a second) in a row found nothing read since the previous one: idle for five
+// to six seconds (Apache's default keep-alive timeout is five). A client that
+// sends a request every few seconds stays live: each park and wake costs
+// about eight system calls.
+constexpr uint8_t kParkAfterPasses = 6;
 // A connection whose keep-alive deadline is nearer than this is not parked.
 constexpr uint64_t kMinParkMs = 1000;
 constexpr size_t kMaxUri = 8192;
@@ -94,14 +100,14 @@ void Downstream::set_client_ip(const sockaddr_storage& peer) {
 // ---------------------------------------------------------------- parking
 
 void Downstream::resume(Worker& w, int fd, const Listener& listener,
-                        std::unique_ptr<tls::Session> tls, uint32_t requests, Timeout& deadline) {
+                        std::unique_ptr<tls::Session> tls, Timeout& deadline) {
   auto* d = new Downstream(w, listener);
   uv_tcp_init(w.loop(), &d->tcp_);
   d->tcp_.data = d;
   // Still counted as open and idle from before it was parked.
   d->counted_ = true;
   d->idle_ = true;
-  d->requests_ = requests;
+  d->requests_ = 1;  // at least: only connections that served one are parked
   d->tls_ = std::move(tls);
   w.add_conn(d);
   Timeouts::transfer(deadline, d->timeout_);
@@ -138,14 +144,14 @@ bool Downstream::parkable() const {
 }
 
 bool Downstream::park_if_quiet() {
-  bool quiet = quiet_;
-  quiet_ = true;  // until the next read
-  if (!quiet || !parkable()) return false;
+  // Passes since the last read, counted up to the threshold.
+  if (quiet_passes_ < kParkAfterPasses) ++quiet_passes_;
+  if (quiet_passes_ < kParkAfterPasses || !parkable()) return false;
   uv_os_fd_t fd = -1;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) != 0) return false;
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) return false;  // out of descriptors: it stays as it is
-  if (!w_.parking().park(copy, listener_, tls_, requests_, timeout_)) return false;
+  if (!w_.parking().park(copy, listener_, tls_, timeout_)) return false;
   // Its counts (open, idle) went with it: closing this handle closes our
   // descriptor of the socket, not the socket.
   counted_ = false;
@@ -208,7 +214,7 @@ void Downstream::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 
 void Downstream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<Downstream*>(s->data);
-  self->quiet_ = false;
+  self->quiet_passes_ = 0;
   if (nread == 0) return;
   if (nread == UV_ENOBUFS) {
     self->stop_read();

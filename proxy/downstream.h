@@ -74,18 +74,18 @@ class Downstream {
 
   static void accept(Worker& w, int fd, const Listener& listener, const sockaddr_storage& peer);
   // A parked connection (proxy/park.h) turned readable: a new Downstream
-  // takes its socket, session, count and keep-alive deadline.
+  // takes its socket, session and keep-alive deadline.
   static void resume(Worker& w, int fd, const Listener& listener, std::unique_ptr<tls::Session> tls,
-                     uint32_t requests, Timeout& deadline);
+                     Timeout& deadline);
 
   // ---- worker ----
   void tls_pump();  // deferred decryption (see want_read)
   bool deferred() const { return deferred_; }
   void set_deferred(bool d) { deferred_ = d; }
   void on_drain();  // idle: close now; busy: close after the current response
-  // Housekeeping, once a second: a keep-alive connection idle since the
-  // last call, with nothing in flight, is parked (this object is then
-  // freed on the loop's next turn). True when it was.
+  // Housekeeping, once a second: a keep-alive connection with nothing read
+  // for several calls in a row and nothing in flight is parked (this object
+  // is then freed on the loop's next turn). True when it was.
   bool park_if_quiet();
   void abort();  // close at once, no response
   size_t worker_slot() const { return slot_; }
@@ -195,7 +195,7 @@ class Downstream {
   bool idle_ = false;         // counted in the server's idle connections
   bool deferred_ = false;     // on the worker's list of pending TLS pumps
   bool tls_blocked_ = false;  // plaintext waits in the session: our buffer was full
-  bool quiet_ = false;        // nothing read since the last park_if_quiet()
+  uint8_t quiet_passes_ = 0;  // park_if_quiet() calls since the last read
   char client_ip_buf_[INET6_ADDRSTRLEN] = {0};
 };
 

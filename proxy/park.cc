@@ -1,8 +1,10 @@
 #include "proxy/park.h"
 
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <new>
 #include <utility>
 
 #include "proxy/downstream.h"
@@ -11,14 +13,34 @@
 
 namespace sluice {
 
-Parking::~Parking() {
-  for (auto& chunk : chunks_) {
-    for (uint32_t k = 0; k < kChunk; ++k) {
-      Parked& p = chunk[k];
-      Timeouts::disarm(p.deadline);
-      if (p.fd >= 0) ::close(p.fd);
-    }
+namespace {
+// The worker thread's Parking, for deadlines (a record does not spend 8 of
+// its 56 bytes on a pointer home). Set when the first connection is parked.
+thread_local Parking* t_parking = nullptr;
+static_assert(sizeof(Parked) == 56, "see park.h: what an idle connection costs");
+}  // namespace
+
+void Parked::expire(void* self) {
+  // Keep-alive timeout: closed without a word, as a live idle connection is.
+  t_parking->drop(*static_cast<Parked*>(self), true);
+}
+
+template <class Fn>
+void Parking::each_used(Fn fn) {
+  for (size_t s = 0; s < slabs_.size(); ++s) {
+    size_t n = s + 1 == slabs_.size() ? used_in_last_ : kPerSlab;
+    for (size_t k = 0; k < n; ++k) fn(slabs_[s][k]);
   }
+}
+
+Parking::~Parking() {
+  each_used([](Parked& p) {
+    Timeouts::disarm(p.deadline);
+    if (p.fd >= 0) ::close(p.fd);
+    delete p.tls;
+    p.~Parked();
+  });
+  for (Parked* slab : slabs_) munmap(slab, kSlabBytes);
   if (epfd_ >= 0) ::close(epfd_);
 }
 
@@ -35,6 +57,7 @@ bool Parking::open() {
     return false;
   }
   polling_ = true;
+  t_parking = this;
   return true;
 }
 
@@ -44,55 +67,48 @@ void Parking::close_handle() {
   handle_closed_ = true;
 }
 
-uint32_t Parking::take_slot() {
-  if (free_.empty()) {
-    auto base = static_cast<uint32_t>(chunks_.size() * kChunk);
-    chunks_.push_back(std::make_unique<Parked[]>(kChunk));
-    Parked* chunk = chunks_.back().get();
-    // Reversed, so slots are taken in ascending order.
-    for (uint32_t k = kChunk; k-- > 0;) {
-      Parked& p = chunk[k];
-      p.deadline.fn = &Parking::on_deadline;
-      p.deadline.owner = &p;
-      p.home = this;
-      p.index = base + k;
-      free_.push_back(base + k);
-    }
+Parked* Parking::take_slot() {
+  if (!free_.empty()) {
+    Parked* p = free_.back();
+    free_.pop_back();
+    return p;
   }
-  uint32_t i = free_.back();
-  free_.pop_back();
-  return i;
+  if (used_in_last_ == kPerSlab) {
+    void* m = mmap(nullptr, kSlabBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return nullptr;  // the connection stays as it is
+    slabs_.push_back(static_cast<Parked*>(m));
+    used_in_last_ = 0;
+  }
+  return new (&slabs_.back()[used_in_last_++]) Parked();
 }
 
 void Parking::free_slot(Parked& p) {
   Timeouts::disarm(p.deadline);
-  p.tls.reset();
-  p.listener = nullptr;
+  delete p.tls;
+  p.tls = nullptr;
   p.fd = -1;
-  free_.push_back(p.index);
+  free_.push_back(&p);
 }
 
-bool Parking::park(int fd, const Listener& l, std::unique_ptr<tls::Session>& tls, uint32_t requests,
+bool Parking::park(int fd, const Listener& l, std::unique_ptr<tls::Session>& tls,
                    Timeout& deadline) {
-  if (!open()) {
+  Parked* p = open() ? take_slot() : nullptr;
+  if (p == nullptr) {
     ::close(fd);
     return false;
   }
-  uint32_t i = take_slot();
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP;
-  ev.data.u32 = i;
+  ev.data.ptr = p;
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    free_.push_back(i);
+    free_slot(*p);
     ::close(fd);
     return false;
   }
-  Parked& p = at(i);
-  p.fd = fd;
-  p.listener = &l;
-  p.tls = std::move(tls);
-  p.requests = requests;
-  Timeouts::transfer(deadline, p.deadline);
+  p->fd = fd;
+  p->listener = w_.listener_slot(l);
+  p->tls = tls.release();
+  Timeouts::transfer(deadline, p->deadline);
   ++live_;
   w_.server().parked_changed(1);
   return true;
@@ -105,18 +121,18 @@ void Parking::on_ready(uv_poll_t* h, int status, int) {
   // Level-triggered: whatever a full batch leaves is reported again on the
   // loop's next turn.
   int n = epoll_wait(self->epfd_, evs, 64, 0);
-  for (int k = 0; k < n; ++k) self->wake(evs[k].data.u32);
+  for (int k = 0; k < n; ++k) self->wake(*static_cast<Parked*>(evs[k].data.ptr));
 }
 
-void Parking::wake(uint32_t i) {
-  if (i >= chunks_.size() * kChunk) return;
-  Parked& p = at(i);
+void Parking::wake(Parked& p) {
   if (p.fd < 0) return;
   int fd = p.fd;
   epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
   --live_;
   w_.server().parked_changed(-1);
-  Downstream::resume(w_, fd, *p.listener, std::move(p.tls), p.requests, p.deadline);
+  std::unique_ptr<tls::Session> tls(p.tls);
+  p.tls = nullptr;
+  Downstream::resume(w_, fd, w_.listener_at(p.listener), std::move(tls), p.deadline);
   free_slot(p);
 }
 
@@ -132,18 +148,10 @@ void Parking::drop(Parked& p, bool count) {
   free_slot(p);
 }
 
-void Parking::on_deadline(void* arg) {
-  // Keep-alive timeout: closed without a word, as a live idle connection is.
-  auto* p = static_cast<Parked*>(arg);
-  p->home->drop(*p, true);
-}
-
 void Parking::close_all() {
-  for (auto& chunk : chunks_) {
-    for (uint32_t k = 0; k < kChunk; ++k) {
-      if (chunk[k].fd >= 0) drop(chunk[k], true);
-    }
-  }
+  each_used([this](Parked& p) {
+    if (p.fd >= 0) drop(p, true);
+  });
 }
 
 }  // namespace sluice

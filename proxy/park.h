@@ -1,22 +1,22 @@
 // Idle keep-alive connections, parked: what an idle client costs.
 //
-// Between two requests a client needs its socket, its keep-alive deadline,
-// its TLS session (if any) and its request count. A live Downstream holds
-// far more (424 bytes, 248 of them libuv's uv_tcp_t). So when a keep-alive
-// connection has been idle through a whole housekeeping second, the worker
-// parks it: the socket is dup()ed out of libuv into a worker-owned epoll
-// set, the handle is closed and the Downstream freed, and a Parked record
-// (80 bytes) keeps the rest. The keep-alive deadline keeps its place in the
-// worker's Timeouts (Timeouts::transfer) and closes the connection where it
-// lies if nothing comes. The epoll set is one more fd in the loop, polled
-// by one uv_poll_t: when a parked socket turns readable (the next request,
-// EOF or an error) it comes back as a new Downstream with the same session,
-// count and deadline, and the loop reads it on its next turn.
+// Between two requests a client needs its socket, its keep-alive deadline
+// and its TLS session (if any). A live Downstream holds far more (424 bytes,
+// 248 of them libuv's uv_tcp_t). So when a keep-alive connection has read
+// nothing for five to six seconds (see kParkAfterPasses in downstream.cc),
+// the worker parks it: the socket is dup()ed out of libuv into a
+// worker-owned epoll set, the handle is closed and the Downstream freed, and
+// a Parked record (56 bytes) keeps the rest. The keep-alive deadline keeps
+// its place in the worker's Timeouts (Timeouts::transfer) and closes the
+// connection where it lies if nothing comes. The epoll set is one more fd in
+// the loop, polled by one uv_poll_t: when a parked socket turns readable (the
+// next request, EOF or an error) it comes back as a new Downstream with the
+// same session and deadline, and the loop reads it on its next turn.
 //
 // nginx does the like in spirit: an idle keep-alive connection gives its
 // request memory back (ngx_http_set_keepalive) and keeps its small
-// ngx_connection_t. Costs, per idle period of a second or more, never per
-// request: parking is dup, epoll_ctl ADD, and libuv's epoll_ctl DEL and
+// ngx_connection_t. Costs, per idle period of five seconds or more, never
+// per request: parking is dup, epoll_ctl ADD, and libuv's epoll_ctl DEL and
 // close; waking is epoll_wait (shared by a batch), epoll_ctl DEL,
 // getpeername, and libuv's ioctl and epoll_ctl ADD.
 //
@@ -41,14 +41,15 @@ class Listener;
 class Parking;
 class Worker;
 
+// 56 bytes: what a parked connection costs in user memory (its socket and
+// its place in the epoll set are kernel memory).
 struct Parked {
-  Timeout deadline{nullptr, nullptr};  // the keep-alive deadline
-  std::unique_ptr<tls::Session> tls;
-  const Listener* listener = nullptr;
-  Parking* home = nullptr;
-  int fd = -1;  // -1: a free slot
-  uint32_t requests = 0;
-  uint32_t index = 0;
+  Parked() : deadline(&Parked::expire, this) {}
+  static void expire(void* self);  // the deadline: closed where it lies
+  Timeout deadline;                // the keep-alive deadline
+  tls::Session* tls = nullptr;     // owned while parked
+  int fd = -1;                     // -1: a free slot
+  uint32_t listener = 0;           // Worker::listener_slot()
 };
 
 class Parking {
@@ -59,10 +60,10 @@ class Parking {
   Parking& operator=(const Parking&) = delete;
 
   // Takes `fd` (the connection's socket, dup()ed: closed here when it cannot
-  // be parked, with false returned) with the connection's TLS session and
-  // request count; the armed `deadline` moves into the record.
-  bool park(int fd, const Listener& l, std::unique_ptr<tls::Session>& tls, uint32_t requests,
-            Timeout& deadline);
+  // be parked, with false returned) with the connection's TLS session; the
+  // armed `deadline` moves into the record. Only connections that served a
+  // request are parked.
+  bool park(int fd, const Listener& l, std::unique_ptr<tls::Session>& tls, Timeout& deadline);
   // Drain: a parked connection has nothing in flight, so it closes now.
   void close_all();
   // Worker shutdown: the poll handle closes with the loop's other handles.
@@ -70,26 +71,32 @@ class Parking {
   size_t size() const { return live_; }
 
  private:
-  static constexpr uint32_t kChunk = 128;
+  friend struct Parked;
+  // Records live in their own mmap'd slabs, never in the malloc heap (a
+  // burst's freed connection objects around them would keep pages
+  // resident), and never move (the deadline is linked into the worker's
+  // Timeouts; the epoll set holds their addresses). A slab's pages are
+  // touched as records are first used.
+  static constexpr size_t kSlabBytes = 1u << 20;
+  static constexpr size_t kPerSlab = kSlabBytes / sizeof(Parked);
 
   bool open();
-  Parked& at(uint32_t i) { return chunks_[i / kChunk][i % kChunk]; }
-  uint32_t take_slot();
+  Parked* take_slot();
   void free_slot(Parked& p);
-  void wake(uint32_t i);
+  void wake(Parked& p);
   void drop(Parked& p, bool count);
+  template <class Fn>
+  void each_used(Fn fn);
   static void on_ready(uv_poll_t* h, int status, int events);
-  static void on_deadline(void* p);
 
   Worker& w_;
   int epfd_ = -1;
   uv_poll_t poll_{};
   bool polling_ = false;
   bool handle_closed_ = false;
-  // Records in chunks (a record never moves: its deadline is linked into
-  // the worker's Timeouts), free slots reused most recent first.
-  std::vector<std::unique_ptr<Parked[]>> chunks_;
-  std::vector<uint32_t> free_;
+  std::vector<Parked*> slabs_;
+  size_t used_in_last_ = kPerSlab;  // records handed out of the last slab
+  std::vector<Parked*> free_;       // given back, reused most recent first
   size_t live_ = 0;
 };
 

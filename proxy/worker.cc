@@ -28,8 +28,9 @@ uint32_t buffer_size(const Snapshot& s) {
 }
 
 constexpr uint64_t kHousekeepingMs = 1000;
-// Parking this many connections in one pass returns free heap pages.
-constexpr size_t kTrimAfterParked = 64;
+// Live connections this many fewer than at the last heap trim, and a
+// quarter fewer, trim the heap again (see park_idle).
+constexpr size_t kTrimDrop = 64;
 // Pooled objects whose texts grew past this go back smaller.
 constexpr size_t kMaxKeptText = 64 * 1024;
 
@@ -376,7 +377,8 @@ void Worker::on_idle(uv_idle_t* h) {
     d->set_deferred(false);
     d->tls_pump();
   }
-  if (self->written_.empty() && self->deferred_.empty()) uv_idle_stop(h);
+  if (self->trim_due_ > 0 && --self->trim_due_ == 0) malloc_trim(0);  // see park_idle
+  if (self->written_.empty() && self->deferred_.empty() && self->trim_due_ == 0) uv_idle_stop(h);
 }
 
 bool ListenerPlan::changes() const {
@@ -437,6 +439,13 @@ void Worker::on_drain_timer(uv_timer_t* t) {
   self->close_everything();
 }
 
+uint32_t Worker::listener_slot(const Listener& l) const {
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    if (listeners_[i].get() == &l) return static_cast<uint32_t>(i);
+  }
+  return 0;  // unreachable: a connection's listener is one of ours
+}
+
 void Worker::park_idle() {
   if (draining_) return;
   // By index: a parked connection leaves conns_ only from its close
@@ -445,11 +454,20 @@ void Worker::park_idle() {
   for (size_t i = 0; i < conns_.size(); ++i) {
     if (conns_[i]->park_if_quiet()) ++parked;
   }
-  if (parked >= kTrimAfterParked) {
-    // The freed connections are scattered through the heap, where malloc
-    // keeps their pages: give the whole free pages back (HAProxy's pool
-    // trimming does the same). Once a second at most, never per request.
-    malloc_trim(0);
+  // The freed connections are scattered through the heap, where malloc
+  // keeps their pages: when the live ones fell well below their level at
+  // the last trim (a burst went idle), give the whole free pages back
+  // (HAProxy's pool trimming makes the same call). Not while clients come
+  // and go at a steady level: their next connections would fault the pages
+  // in again. Once a second at most, never per request.
+  size_t live = conns_.size() - parked;
+  trim_level_ = std::max(trim_level_, conns_.size());
+  if (trim_level_ - live >= kTrimDrop && trim_level_ - live >= trim_level_ / 4) {
+    // After the close callbacks have freed them: on the idle phase of the
+    // loop's next turn (this turn's may still be ahead).
+    trim_due_ = 2;
+    wake_idle();
+    trim_level_ = live;
   }
   if (conns_.capacity() > 1024 && conns_.capacity() > 4 * conns_.size()) conns_.shrink_to_fit();
 }

@@ -118,6 +118,10 @@ class Worker {
   Timeouts& timeouts() { return *timeouts_; }
   // Idle keep-alive connections out of libuv (see park.h).
   Parking& parking() { return parking_; }
+  // A listener's place among this worker's (stable: a listener a reload
+  // removes is closed, not erased), so a parked connection keeps 4 bytes.
+  uint32_t listener_slot(const Listener& l) const;
+  const Listener& listener_at(uint32_t slot) const { return *listeners_[slot]; }
   // TLS record writes in flight to clients (see downstream.h), pooled alike.
   TlsWrite* take_tls_write();
   void give_tls_write(TlsWrite* t);
@@ -168,6 +172,8 @@ class Worker {
   std::unique_ptr<Timeouts> timeouts_;
   Parking parking_{*this};
   void park_idle();
+  size_t trim_level_ = 0;  // live connections after the last heap trim, or their peak since
+  uint8_t trim_due_ = 0;   // idle phases to go until malloc_trim (see park_idle)
   struct Written {
     uv_write_cb cb;
     uv_write_t* req;

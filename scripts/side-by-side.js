@@ -112,7 +112,7 @@ async function measureP99(name, port) {
   return { name, requests: r.requests, rate: r.rate, responses: r.responses, errors: r.errors.total, p50: lat.p50, p90: lat.p90, p99: lat.p99, p999: lat.p99_9, max: lat.max };
 }
 
-const SETTLE_MS = 2500;
+const SETTLE_MS = 7000;
 
 async function measureRss(name, port, pid) {
   // The marginal cost: RSS with a tenth of the connections open (buffer pools
@@ -120,7 +120,7 @@ async function measureRss(name, port, pid) {
   // over the extra connections is what one more idle connection costs.
   // Each reading waits SETTLE_MS after the last request: the connections are
   // idle, and a proxy that gives a burst's buffers back after a second of
-  // disuse and parks connections idle for a whole second (sluice: one to two
+  // disuse and parks connections idle for five seconds (sluice: five to six
   // seconds after their last byte) has done so, so the reading is the idle
   // connections' cost, not the phase of a pool trim against the reading.
   // For information, also RSS before the first connection: (RSS(N) -
