@@ -5,7 +5,7 @@
 // upstream keep-alive pool of 64, keep-alive timeouts of 300 s, access logs
 // off, in front of one nginx backend:
 //
-//   node scripts/side-by-side.js rss  [--conns 9000] [--sluice build-rel/sluice]
+//   node scripts/side-by-side.js rss  [--conns 9000] [--rounds 3] [--sluice build-rel/sluice]
 //   node scripts/side-by-side.js p99  [--rate 5000] [--duration 10s] [--rounds 3] [--sluice ...]
 //   node scripts/side-by-side.js scale [--duration 10s] [--sluice ...]
 //
@@ -14,6 +14,8 @@
 //   /proc/PID/status with N/10 open and with N open. Memory per connection =
 //   (RSS(N) - RSS(N/10)) / (0.9 N): the marginal cost of one more idle
 //   connection, with every proxy's buffer pools already at working size.
+//   Each round starts every proxy afresh (nginx, haproxy, sluice, nginx,
+//   ...); each round's figures and the median of the rounds are printed.
 // p99: sluice-bench (next to the sluice binary) offers the same fixed rate
 //   to each proxy (open loop, 50 connections) and reports its percentiles,
 //   in interleaved rounds (see p99Rounds), with the median of the rounds.
@@ -192,20 +194,39 @@ backend b
   proxies.push({ name: 'sluice', port: sport, run: () => start(SLUICE, ['-c', path.join(dir, 'sluice.toml')], 'sluice') });
 
   if (MODE === 'p99') return p99Rounds(proxies);
-  // rss: one proxy at a time, alone with the backend.
-  for (const p of proxies) {
-    const child = p.run();
-    await waitPort(p.port);
-    results.push(await measureRss(p.name, p.port, child.pid));
-    child.kill('SIGTERM');
+  // rss: one proxy at a time, alone with the backend, a fresh process each
+  // round; the rounds interleave the proxies, and the median is reported.
+  const rounds = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const round = [];
+    for (const p of proxies) {
+      const child = p.run();
+      await waitPort(p.port);
+      round.push(await measureRss(p.name, p.port, child.pid));
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rounds.push(round);
   }
   console.log(`idle keep-alive connections: ${CONNS} per proxy; bytes/conn = (RSS at ${CONNS} - RSS at ${Math.floor(CONNS / 10)}) / ${CONNS - Math.floor(CONNS / 10)}`);
-  console.log('proxy      KiB at 0   KiB at N/10   KiB at N   bytes/conn   x nginx   (RSS(N)-RSS(0))/N');
-  const ng = results.find((r) => r.name === 'nginx').bytes_per_conn;
-  for (const r of results) {
-    console.log(`${r.name.padEnd(10)} ${String(r.start_kib).padStart(8)}   ${String(r.base_kib).padStart(11)}   ${String(r.with_conns_kib).padStart(8)}   ${String(r.bytes_per_conn).padStart(10)}   ${(r.bytes_per_conn / ng).toFixed(2).padStart(7)}   ${String(r.all_in_per_conn).padStart(8)}`);
-  }
-  if (args.includes('--json')) console.log(JSON.stringify(results));
+  console.log('round proxy      KiB at 0   KiB at N/10   KiB at N   bytes/conn   x nginx   (RSS(N)-RSS(0))/N');
+  const row = (label, r, ng) =>
+    console.log(`${label.padEnd(5)} ${r.name.padEnd(10)} ${String(r.start_kib).padStart(8)}   ${String(r.base_kib).padStart(11)}   ${String(r.with_conns_kib).padStart(8)}   ${String(r.bytes_per_conn).padStart(10)}   ${(r.bytes_per_conn / ng).toFixed(2).padStart(7)}   ${String(r.all_in_per_conn).padStart(8)}`);
+  rounds.forEach((round, i) => {
+    const ng = round.find((x) => x.name === 'nginx').bytes_per_conn;
+    for (const r of round) row(String(i + 1), r, ng);
+  });
+  const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const medians = proxies.map((p) => {
+    const mine = rounds.map((round) => round.find((x) => x.name === p.name));
+    const pick = (k) => median(mine.map((x) => x[k]));
+    return { name: p.name, start_kib: pick('start_kib'), base_kib: pick('base_kib'), with_conns_kib: pick('with_conns_kib'), bytes_per_conn: pick('bytes_per_conn'), all_in_per_conn: pick('all_in_per_conn') };
+  });
+  const ngm = medians.find((x) => x.name === 'nginx').bytes_per_conn;
+  for (const m of medians) row('med', m, ngm);
+  results.push(...medians);
+  if (args.includes('--json')) console.log(JSON.stringify({ rounds, medians }));
 }
 
 // p99: every proxy runs the whole time (idle while another is measured), and
