@@ -100,7 +100,7 @@ void Downstream::set_client_ip(const sockaddr_storage& peer) {
 // ---------------------------------------------------------------- parking
 
 void Downstream::resume(Worker& w, int fd, const Listener& listener,
-                        std::unique_ptr<tls::Session> tls, Timeout& deadline) {
+                        std::unique_ptr<tls::Session> tls) {
   auto* d = new Downstream(w, listener);
   uv_tcp_init(w.loop(), &d->tcp_);
   d->tcp_.data = d;
@@ -110,8 +110,6 @@ void Downstream::resume(Worker& w, int fd, const Listener& listener,
   d->requests_ = 1;  // at least: only connections that served one are parked
   d->tls_ = std::move(tls);
   w.add_conn(d);
-  Timeouts::transfer(deadline, d->timeout_);
-  d->timer_kind_ = kKeepAlive;
   if (uv_tcp_open(&d->tcp_, fd) != 0) {
     ::close(fd);
     d->close_now(false);
@@ -121,7 +119,11 @@ void Downstream::resume(Worker& w, int fd, const Listener& listener,
   socklen_t len = sizeof peer;
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) peer.ss_family = AF_UNSPEC;
   d->set_client_ip(peer);  // empty when the peer is gone: the read says so next
+  // Bytes came: a request head is under way, or it is a close. Without a
+  // head within client_header_timeout the connection closes silently, as an
+  // idle keep-alive one does (requests_ > 0).
   d->msg_begin_ms_ = w.now_ms();
+  d->arm_timer(static_cast<uint64_t>(w.snap().limits().client_header_timeout.count()), kHeader);
   d->want_read();
 }
 
@@ -151,9 +153,10 @@ bool Downstream::park_if_quiet() {
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) != 0) return false;
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) return false;  // out of descriptors: it stays as it is
-  if (!w_.parking().park(copy, listener_, tls_, timeout_)) return false;
+  if (!w_.parking().park(copy, listener_, tls_, timeout_.at)) return false;
   // Its counts (open, idle) went with it: closing this handle closes our
   // descriptor of the socket, not the socket.
+  Timeouts::disarm(timeout_);
   counted_ = false;
   idle_ = false;
   timer_kind_ = kNone;

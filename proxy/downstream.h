@@ -74,9 +74,9 @@ class Downstream {
 
   static void accept(Worker& w, int fd, const Listener& listener, const sockaddr_storage& peer);
   // A parked connection (proxy/park.h) turned readable: a new Downstream
-  // takes its socket, session and keep-alive deadline.
-  static void resume(Worker& w, int fd, const Listener& listener, std::unique_ptr<tls::Session> tls,
-                     Timeout& deadline);
+  // takes its socket and session.
+  static void resume(Worker& w, int fd, const Listener& listener,
+                     std::unique_ptr<tls::Session> tls);
 
   // ---- worker ----
   void tls_pump();  // deferred decryption (see want_read)

@@ -13,17 +13,7 @@
 
 namespace sluice {
 
-namespace {
-// The worker thread's Parking, for deadlines (a record does not spend 8 of
-// its 56 bytes on a pointer home). Set when the first connection is parked.
-thread_local Parking* t_parking = nullptr;
-static_assert(sizeof(Parked) == 56, "see park.h: what an idle connection costs");
-}  // namespace
-
-void Parked::expire(void* self) {
-  // Keep-alive timeout: closed without a word, as a live idle connection is.
-  t_parking->drop(*static_cast<Parked*>(self), true);
-}
+static_assert(sizeof(Parked) == 24, "see park.h: what an idle connection costs");
 
 template <class Fn>
 void Parking::each_used(Fn fn) {
@@ -35,10 +25,8 @@ void Parking::each_used(Fn fn) {
 
 Parking::~Parking() {
   each_used([](Parked& p) {
-    Timeouts::disarm(p.deadline);
     if (p.fd >= 0) ::close(p.fd);
     delete p.tls;
-    p.~Parked();
   });
   for (Parked* slab : slabs_) munmap(slab, kSlabBytes);
   if (epfd_ >= 0) ::close(epfd_);
@@ -57,7 +45,6 @@ bool Parking::open() {
     return false;
   }
   polling_ = true;
-  t_parking = this;
   return true;
 }
 
@@ -83,7 +70,6 @@ Parked* Parking::take_slot() {
 }
 
 void Parking::free_slot(Parked& p) {
-  Timeouts::disarm(p.deadline);
   delete p.tls;
   p.tls = nullptr;
   p.fd = -1;
@@ -91,7 +77,7 @@ void Parking::free_slot(Parked& p) {
 }
 
 bool Parking::park(int fd, const Listener& l, std::unique_ptr<tls::Session>& tls,
-                   Timeout& deadline) {
+                   uint64_t deadline) {
   Parked* p = open() ? take_slot() : nullptr;
   if (p == nullptr) {
     ::close(fd);
@@ -108,7 +94,7 @@ bool Parking::park(int fd, const Listener& l, std::unique_ptr<tls::Session>& tls
   p->fd = fd;
   p->listener = w_.listener_slot(l);
   p->tls = tls.release();
-  Timeouts::transfer(deadline, p->deadline);
+  p->deadline = deadline;
   ++live_;
   w_.server().parked_changed(1);
   return true;
@@ -132,25 +118,30 @@ void Parking::wake(Parked& p) {
   w_.server().parked_changed(-1);
   std::unique_ptr<tls::Session> tls(p.tls);
   p.tls = nullptr;
-  Downstream::resume(w_, fd, w_.listener_at(p.listener), std::move(tls), p.deadline);
+  Downstream::resume(w_, fd, w_.listener_at(p.listener), std::move(tls));
   free_slot(p);
 }
 
-void Parking::drop(Parked& p, bool count) {
+void Parking::drop(Parked& p) {
   ::close(p.fd);  // also leaves the epoll set: the last fd of the socket
   --live_;
-  if (count) {
-    Server& s = w_.server();
-    s.parked_changed(-1);
-    s.idle_changed(-1);
-    s.connection_closed();
-  }
+  Server& s = w_.server();
+  s.parked_changed(-1);
+  s.idle_changed(-1);
+  s.connection_closed();
   free_slot(p);
+}
+
+void Parking::expire(uint64_t now) {
+  if (live_ == 0) return;
+  each_used([this, now](Parked& p) {
+    if (p.fd >= 0 && p.deadline <= now) drop(p);
+  });
 }
 
 void Parking::close_all() {
   each_used([this](Parked& p) {
-    if (p.fd >= 0) drop(p, true);
+    if (p.fd >= 0) drop(p);
   });
 }
 

@@ -6,12 +6,12 @@
 // nothing for five to six seconds (see kParkAfterPasses in downstream.cc),
 // the worker parks it: the socket is dup()ed out of libuv into a
 // worker-owned epoll set, the handle is closed and the Downstream freed, and
-// a Parked record (56 bytes) keeps the rest. The keep-alive deadline keeps
-// its place in the worker's Timeouts (Timeouts::transfer) and closes the
-// connection where it lies if nothing comes. The epoll set is one more fd in
-// the loop, polled by one uv_poll_t: when a parked socket turns readable (the
-// next request, EOF or an error) it comes back as a new Downstream with the
-// same session and deadline, and the loop reads it on its next turn.
+// a Parked record (24 bytes) keeps the rest. The housekeeping pass closes it
+// where it lies once its keep-alive deadline has passed. The epoll set is
+// one more fd in the loop, polled by one uv_poll_t: when a parked socket
+// turns readable (the next request, EOF or an error) it comes back as a new
+// Downstream with the same session, and the loop reads it on its next turn;
+// from then on client_header_timeout applies, as to any request under way.
 //
 // nginx does the like in spirit: an idle keep-alive connection gives its
 // request memory back (ngx_http_set_keepalive) and keeps its small
@@ -32,7 +32,6 @@
 #include <memory>
 #include <vector>
 
-#include "proxy/timeouts.h"
 #include "tls/session.h"
 
 namespace sluice {
@@ -41,15 +40,13 @@ class Listener;
 class Parking;
 class Worker;
 
-// 56 bytes: what a parked connection costs in user memory (its socket and
+// 24 bytes: what a parked connection costs in user memory (its socket and
 // its place in the epoll set are kernel memory).
 struct Parked {
-  Parked() : deadline(&Parked::expire, this) {}
-  static void expire(void* self);  // the deadline: closed where it lies
-  Timeout deadline;                // the keep-alive deadline
-  tls::Session* tls = nullptr;     // owned while parked
-  int fd = -1;                     // -1: a free slot
-  uint32_t listener = 0;           // Worker::listener_slot()
+  tls::Session* tls = nullptr;  // owned while parked
+  uint64_t deadline = 0;        // keep-alive deadline, loop milliseconds
+  int fd = -1;                  // -1: a free slot
+  uint32_t listener = 0;        // Worker::listener_slot()
 };
 
 class Parking {
@@ -60,10 +57,13 @@ class Parking {
   Parking& operator=(const Parking&) = delete;
 
   // Takes `fd` (the connection's socket, dup()ed: closed here when it cannot
-  // be parked, with false returned) with the connection's TLS session; the
-  // armed `deadline` moves into the record. Only connections that served a
-  // request are parked.
-  bool park(int fd, const Listener& l, std::unique_ptr<tls::Session>& tls, Timeout& deadline);
+  // be parked, with false returned) with the connection's TLS session and
+  // keep-alive deadline. Only connections that served a request are parked.
+  bool park(int fd, const Listener& l, std::unique_ptr<tls::Session>& tls, uint64_t deadline);
+  // Housekeeping, once a second: parked connections past their keep-alive
+  // deadline are closed without a word, as a live idle one is (so up to a
+  // second after the deadline: a parked record has no timer link).
+  void expire(uint64_t now);
   // Drain: a parked connection has nothing in flight, so it closes now.
   void close_all();
   // Worker shutdown: the poll handle closes with the loop's other handles.
@@ -71,12 +71,10 @@ class Parking {
   size_t size() const { return live_; }
 
  private:
-  friend struct Parked;
   // Records live in their own mmap'd slabs, never in the malloc heap (a
   // burst's freed connection objects around them would keep pages
-  // resident), and never move (the deadline is linked into the worker's
-  // Timeouts; the epoll set holds their addresses). A slab's pages are
-  // touched as records are first used.
+  // resident), and never move (the epoll set holds their addresses). A
+  // slab's pages are touched as records are first used.
   static constexpr size_t kSlabBytes = 1u << 20;
   static constexpr size_t kPerSlab = kSlabBytes / sizeof(Parked);
 
@@ -84,7 +82,7 @@ class Parking {
   Parked* take_slot();
   void free_slot(Parked& p);
   void wake(Parked& p);
-  void drop(Parked& p, bool count);
+  void drop(Parked& p);  // closed for good, uncounted
   template <class Fn>
   void each_used(Fn fn);
   static void on_ready(uv_poll_t* h, int status, int events);

@@ -29,17 +29,6 @@ void Timeouts::disarm(Timeout& t) {
   t.prev = t.next = nullptr;
 }
 
-void Timeouts::transfer(Timeout& from, Timeout& to) {
-  disarm(to);
-  if (from.next == nullptr) return;
-  to.prev = from.prev;
-  to.next = from.next;
-  to.at = from.at;
-  to.prev->next = &to;
-  to.next->prev = &to;
-  from.prev = from.next = nullptr;
-}
-
 Timeouts::List& Timeouts::list_for(uint64_t ms) {
   for (auto& l : lists_) {
     if (l->duration == ms) return *l;

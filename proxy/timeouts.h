@@ -53,11 +53,6 @@ class Timeouts {
   // from the loop, unless disarmed or re-armed before.
   void arm(Timeout& t, uint64_t ms);
   static void disarm(Timeout& t);
-  // Moves `from`'s place (its deadline and its position in its list) to
-  // `to`, whose own is dropped; `from` ends disarmed. Nothing happens to `to`
-  // when `from` was not armed but its disarming. O(1): a parked connection
-  // (proxy/park.h) keeps the keep-alive deadline its Downstream had.
-  static void transfer(Timeout& from, Timeout& to);
 
   // The timer handle, for the worker's shutdown (closed with its other handles).
   uv_handle_t* handle() { return reinterpret_cast<uv_handle_t*>(&timer_); }

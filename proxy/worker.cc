@@ -448,6 +448,7 @@ uint32_t Worker::listener_slot(const Listener& l) const {
 
 void Worker::park_idle() {
   if (draining_) return;
+  parking_.expire(now_ms());
   // By index: a parked connection leaves conns_ only from its close
   // callback, on the loop's next turn.
   size_t parked = 0;

@@ -137,34 +137,6 @@ TEST(Timeouts, EmptyListsOfOldDurationsArePruned) {
   EXPECT_LE(to.lists(), 8u);
 }
 
-TEST(Timeouts, TransferKeepsDeadlineAndPlace) {
-  // A parked connection's keep-alive deadline moves to its record and back
-  // to a new Downstream: same deadline, same order among the others.
-  Loop l;
-  Timeouts to(&l.loop);
-  std::vector<std::string> log;
-  Probe a("a", &log, &l.loop), b("b", &log, &l.loop), c("c", &log, &l.loop);
-  Probe parked("parked", &log, &l.loop), back("back", &log, &l.loop);
-  to.arm(a.t, 40);
-  to.arm(b.t, 40);
-  to.arm(c.t, 40);
-  uint64_t deadline = b.t.at;
-  Timeouts::transfer(b.t, parked.t);
-  EXPECT_FALSE(b.t.armed());
-  EXPECT_TRUE(parked.t.armed());
-  EXPECT_EQ(parked.t.at, deadline);
-  to.arm(back.t, 5);  // armed elsewhere: transfer drops that
-  Timeouts::transfer(parked.t, back.t);
-  EXPECT_FALSE(parked.t.armed());
-  EXPECT_EQ(back.t.at, deadline);
-  Timeouts::transfer(b.t, c.t);  // from a disarmed one: `to` ends disarmed
-  EXPECT_FALSE(c.t.armed());
-  uint64_t t0 = uv_now(&l.loop);
-  run_and_close(l, to);
-  EXPECT_EQ(log, (std::vector<std::string>{"a", "back"}));
-  EXPECT_GE(back.fired_at, t0 + 35);
-}
-
 TEST(Timeouts, DestroyedWithArmedTimeoutsLeavesThemUnlinked) {
   Loop l;
   Probe p("p", nullptr, &l.loop);
