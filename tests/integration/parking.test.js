@@ -1,8 +1,9 @@
 'use strict';
 // Idle keep-alive connections are parked out of the event loop after five to
-// six quiet seconds (proxy/park.h): the next byte brings one back with its TLS session
-// and keep-alive deadline, the deadline closes it where it lies, a client that
-// goes away is noticed, and SIGTERM closes parked connections at once. The
+// six quiet seconds (proxy/park.h): the next byte brings one back with its TLS
+// session, the keep-alive deadline closes it where it lies (up to a second
+// late), a client that goes away is noticed, and SIGTERM closes parked
+// connections at once. The
 // parked count is in /v1/status (connections.parked) and /metrics
 // (sluice_connections_parked). Also here: a keep-alive connection idle after
 // one of sluice's own responses (404) is held to keepalive_timeout too.
