@@ -505,8 +505,13 @@ test('a sticky-cookie client of a rolled-back canary is re-assigned and its cook
     await h.sleep(3);
   }
   await h.waitFor(() => rollbackEvents(sl).length === 1, { timeout: 2000, what: 'rollback' });
-  const res = await A.hit(port, { path: '/c/after', headers: { Cookie: 'sluice_pool=canary' } });
-  assert.equal(res.status, 200);
+  // The control thread logs the rollback, then hands the new weights to the
+  // workers (their next loop turn): a request in between may still reach the
+  // canary. Within a second every one is re-assigned.
+  const res = await h.waitFor(async () => {
+    const r = await A.hit(port, { path: '/c/after', headers: { Cookie: 'sluice_pool=canary' } });
+    return r.status === 200 && r;
+  }, { timeout: 1000, every: 10, what: 'a canary-cookie request answered after the rollback' });
   assert.equal(res.pool, 'blue', 'the canary client is re-assigned');
   const sc = [].concat(res.headers['set-cookie'] || []).find((c) => c.startsWith('sluice_pool='));
   assert.ok(sc, `cookie rewritten: ${JSON.stringify(res.headers)}`);
