@@ -57,16 +57,9 @@ void Downstream::give_request() {
 }
 
 void Downstream::start(int fd, const sockaddr_storage& peer) {
-  uv_tcp_init(w_.loop(), &tcp_);
-  tcp_.data = this;
   w_.server().connection_opened();
   counted_ = true;
-  w_.add_conn(this);
-  if (uv_tcp_open(&tcp_, fd) != 0) {
-    ::close(fd);
-    close_now(false);
-    return;
-  }
+  if (!open_socket(fd)) return;
   uv_tcp_nodelay(&tcp_, 1);
   set_client_ip(peer);
   const Snapshot& snap = w_.snap();
@@ -80,6 +73,22 @@ void Downstream::start(int fd, const sockaddr_storage& peer) {
     }
     tls_->set_output_limit(kTlsOutputLimit);
   }
+  await_head();
+}
+
+bool Downstream::open_socket(int fd) {
+  uv_tcp_init(w_.loop(), &tcp_);
+  tcp_.data = this;
+  w_.add_conn(this);
+  if (uv_tcp_open(&tcp_, fd) != 0) {
+    ::close(fd);
+    close_now(false);
+    return false;
+  }
+  return true;
+}
+
+void Downstream::await_head() {
   msg_begin_ms_ = w_.now_ms();
   arm_timer(static_cast<uint64_t>(w_.snap().limits().client_header_timeout.count()), kHeader);
   want_read();
@@ -102,19 +111,12 @@ void Downstream::set_client_ip(const sockaddr_storage& peer) {
 void Downstream::resume(Worker& w, int fd, const Listener& listener,
                         std::unique_ptr<tls::Session> tls) {
   auto* d = new Downstream(w, listener);
-  uv_tcp_init(w.loop(), &d->tcp_);
-  d->tcp_.data = d;
   // Still counted as open and idle from before it was parked.
   d->counted_ = true;
   d->idle_ = true;
   d->requests_ = 1;  // at least: only connections that served one are parked
   d->tls_ = std::move(tls);
-  w.add_conn(d);
-  if (uv_tcp_open(&d->tcp_, fd) != 0) {
-    ::close(fd);
-    d->close_now(false);
-    return;
-  }
+  if (!d->open_socket(fd)) return;
   sockaddr_storage peer{};
   socklen_t len = sizeof peer;
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) peer.ss_family = AF_UNSPEC;
@@ -122,9 +124,7 @@ void Downstream::resume(Worker& w, int fd, const Listener& listener,
   // Bytes came: a request head is under way, or it is a close. Without a
   // head within client_header_timeout the connection closes silently, as an
   // idle keep-alive one does (requests_ > 0).
-  d->msg_begin_ms_ = w.now_ms();
-  d->arm_timer(static_cast<uint64_t>(w.snap().limits().client_header_timeout.count()), kHeader);
-  d->want_read();
+  d->await_head();
 }
 
 bool Downstream::parkable() const {
@@ -482,17 +482,8 @@ void Downstream::after_write(int status) {
     return;
   }
   // A local response went out.
-  if (close_after_write_ || read_eof_ || drain_close_) {
-    start_closing();
-    return;
-  }
   if (rq_ != nullptr) rq_->parser.resume();
-  ++requests_;
-  state_ = State::ReadHead;
-  // Idle from here as after a proxied response: keepalive_timeout applies
-  // (a pipelined request already read re-arms the header timeout).
-  arm_timer(static_cast<uint64_t>(w_.snap().limits().keepalive_timeout.count()), kKeepAlive);
-  parse_head();
+  response_done(!close_after_write_);
 }
 
 void Downstream::respond_local(int status, bool close, std::string_view reason) {
@@ -591,11 +582,13 @@ void Downstream::reset(std::string_view reason) {
 
 // ---------------------------------------------------------------- lifecycle
 
-void Downstream::exchange_finished(bool keep_alive) {
+void Downstream::response_done(bool keep_alive) {
   if (!keep_alive || read_eof_ || drain_close_) {
     start_closing();
     return;
   }
+  // Idle until the next request's first byte, under keepalive_timeout (a
+  // pipelined request already read re-arms the header timeout).
   ++requests_;
   state_ = State::ReadHead;
   arm_timer(static_cast<uint64_t>(w_.snap().limits().keepalive_timeout.count()), kKeepAlive);

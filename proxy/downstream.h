@@ -107,7 +107,9 @@ class Downstream {
   void want_read();  // resume reading if the buffer has room and nothing forbids it
   void stop_read();
   void arm_body_timer();
-  void exchange_finished(bool keep_alive);
+  // The response (proxied or sluice's own) is complete: close, or wait for
+  // the next request on the kept-alive connection.
+  void response_done(bool keep_alive);
   void enter_tunnel();
   // Answer locally and close after the write.
   void fail(int status, std::string_view reason);
@@ -119,6 +121,11 @@ class Downstream {
   ~Downstream();
 
   void start(int fd, const sockaddr_storage& peer);
+  // The libuv handle takes `fd` and the worker lists this connection; false
+  // (the connection is closing) when libuv refuses the descriptor.
+  bool open_socket(int fd);
+  // Reading, with client_header_timeout running from now.
+  void await_head();
   void set_client_ip(const sockaddr_storage& peer);
   bool parkable() const;
   void parse_head();

@@ -668,7 +668,7 @@ void Exchange::finish() {
   phase_ = Phase::Done;
   snap_.reset();
   scratch_.clear();
-  d_->exchange_finished(!resp_close_);
+  d_->response_done(!resp_close_);
 }
 
 void Exchange::abort() {

@@ -37,7 +37,6 @@
 namespace sluice {
 
 class Listener;
-class Parking;
 class Worker;
 
 // 24 bytes: what a parked connection costs in user memory (its socket and
@@ -68,7 +67,6 @@ class Parking {
   void close_all();
   // Worker shutdown: the poll handle closes with the loop's other handles.
   void close_handle();
-  size_t size() const { return live_; }
 
  private:
   // Records live in their own mmap'd slabs, never in the malloc heap (a
