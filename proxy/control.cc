@@ -380,33 +380,42 @@ void Control::tick() {
   routing::MonoTime now = mono_now();
   if (!sampled_ || now - last_sample_ >= routing::Millis(kSampleMs)) sample(now);
   bool changed = false;
+  std::vector<routing::Evaluation> evals;
+  evals.reserve(routes_.size());
   for (RouteRt& r : routes_) {
     std::vector<routing::WindowStats> stats = window_stats(r, now);
-    routing::Evaluation ev = routing::evaluate(r.policy, r.state, stats, wall_now());
+    evals.push_back(routing::evaluate(r.policy, r.state, stats, wall_now()));
+    const routing::Evaluation& ev = evals.back();
     for (size_t i = 0; i < ev.pools.size() && i < r.pools.size(); ++i)
       r.pools[i].verdict = ev.pools[i];
-    if (!ev.new_rollbacks.empty()) log_rollbacks(r, ev.new_rollbacks);
-    if (ev.rollout_advanced) {
-      const routing::RolloutState& ro = *r.state.rollout;
-      observe::Event("info", "rollout_step")
-          .str("route", r.name)
-          .num("step", ro.step)
-          .num("percent", r.policy.rollout->steps[ro.step])
-          .str("status", routing::to_string(ro.status));
-      const uint32_t canary = r.policy.baseline == 0 && r.pools.size() > 1 ? 1 : 0;
-      remember(r, wall_now(), r.pools[canary].name, "rollout", routing::to_string(ro.status),
-               "step " + std::to_string(ro.step + 1) + " of " +
-                   std::to_string(r.policy.rollout->steps.size()) + ": " +
-                   std::to_string(r.policy.rollout->steps[std::min<size_t>(
-                       ro.step, r.policy.rollout->steps.size() - 1)]) +
-                   "% of traffic");
-    }
     changed = changed || ev.weights_changed;
   }
-  if (changed) {
-    publish();
-    persist();
+  // The workers get the new weights before anyone reads of the change: a
+  // `rollback` or `rollout_step` event states what is already published.
+  if (changed) publish();
+  for (size_t n = 0; n < routes_.size(); ++n) {
+    RouteRt& r = routes_[n];
+    const routing::Evaluation& ev = evals[n];
+    if (!ev.new_rollbacks.empty()) log_rollbacks(r, ev.new_rollbacks);
+    if (ev.rollout_advanced) log_rollout_step(r);
   }
+  if (changed) persist();
+}
+
+void Control::log_rollout_step(RouteRt& r) {
+  const routing::RolloutState& ro = *r.state.rollout;
+  observe::Event("info", "rollout_step")
+      .str("route", r.name)
+      .num("step", ro.step)
+      .num("percent", r.policy.rollout->steps[ro.step])
+      .str("status", routing::to_string(ro.status));
+  const uint32_t canary = r.policy.baseline == 0 && r.pools.size() > 1 ? 1 : 0;
+  remember(r, wall_now(), r.pools[canary].name, "rollout", routing::to_string(ro.status),
+           "step " + std::to_string(ro.step + 1) + " of " +
+               std::to_string(r.policy.rollout->steps.size()) + ": " +
+               std::to_string(r.policy.rollout->steps[std::min<size_t>(
+                   ro.step, r.policy.rollout->steps.size() - 1)]) +
+               "% of traffic");
 }
 
 void Control::log_rollbacks(const RouteRt& r, const std::vector<routing::RollbackRecord>& recs) {
@@ -622,8 +631,8 @@ admin::Reply Control::rollback(std::string_view route, std::optional<std::string
   audit("rollback", route, who, dry_run, detail, 200);
   if (!dry_run && !recs.empty()) {
     r->state = std::move(next);
-    log_rollbacks(*r, recs);
     publish();
+    log_rollbacks(*r, recs);
     persist();
   }
   std::string body = mutation_reply_start(r->name, dry_run);

@@ -121,6 +121,7 @@ class Control : public admin::ControlApi {
   void persist();
   std::string state_path() const;
   void log_rollbacks(const RouteRt& r, const std::vector<routing::RollbackRecord>& recs);
+  void log_rollout_step(RouteRt& r);
   void sample(routing::MonoTime now);
   void remember(const RouteRt& r, routing::WallTime at, std::string_view pool,
                 std::string_view kind, std::string_view reason, std::string detail);
