@@ -19,6 +19,9 @@
 // p99: sluice-bench (next to the sluice binary) offers the same fixed rate
 //   to each proxy (open loop, 50 connections) and reports its percentiles,
 //   in interleaved rounds (see p99Rounds), with the median of the rounds.
+//   Pinned as compare.sh pins (unless --no-pin): every proxy on CPU 0, the
+//   backend and sluice-bench on CPU 1, so a proxy's tail is not its
+//   neighbours' scheduling.
 // scale: sluice alone with workers = 1, then 2; wrk -t2 -c100 for the
 //   duration; req/s of 2 workers over 1. Nothing is pinned: the load
 //   generator and the backend share the same cores as sluice.
@@ -31,11 +34,31 @@ const os = require('node:os');
 const path = require('node:path');
 
 const args = process.argv.slice(2);
+const USAGE = `usage: node scripts/side-by-side.js rss|p99|scale [--conns N] [--rate R] [--duration 10s]
+         [--rounds N] [--sluice PATH] [--no-pin] [--json]   (details at the top of this file)`;
+const VALUED = ['--conns', '--rate', '--duration', '--rounds', '--sluice'];
+const FLAGS = ['--no-pin', '--json'];
+if (!['rss', 'p99', 'scale'].includes(args[0]) || args.includes('--help') || args.includes('-h')) {
+  const help = args.includes('--help') || args.includes('-h');
+  (help ? console.log : console.error)(USAGE);
+  process.exit(help ? 0 : 2);
+}
+for (let i = 1; i < args.length; i++) {
+  if (VALUED.includes(args[i]) && i + 1 < args.length) i++;
+  else if (!FLAGS.includes(args[i])) {
+    console.error(`side-by-side.js: unknown or incomplete option "${args[i]}"\n${USAGE}`);
+    process.exit(2);
+  }
+}
 const opt = (name, def) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : def;
 };
-const MODE = ['p99', 'scale'].includes(args[0]) ? args[0] : 'rss';
+const MODE = args[0];
+// p99 only: the proxy under test alone on CPU 0, backend and load on CPU 1.
+const PIN = MODE === 'p99' && !args.includes('--no-pin') && os.cpus().length >= 2;
+const PROXY_CPU = '0';
+const LOAD_CPU = '1';
 // 9000 by default: this machine's hard limit is 20000 open files per process,
 // and HAProxy reserves two per connection (10000 would need 22014).
 const CONNS = Number(opt('--conns', MODE === 'p99' ? 1000 : 9000));
@@ -60,7 +83,10 @@ function rssKiB(pid) {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m[1]);
 }
-function start(cmd, argv, name) {
+// [cmd, argv] run on `cpu` when pinning (taskset), unchanged otherwise.
+const pinned = (cpu, cmd, argv) => (PIN ? ['taskset', ['-c', cpu, cmd, ...argv]] : [cmd, argv]);
+function start(cmd, argv, name, cpu = PROXY_CPU) {
+  [cmd, argv] = pinned(cpu, cmd, argv);
   const c = cp.spawn(cmd, argv, { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, `${name}.err`), 'w')] });
   children.push(c);
   return c;
@@ -106,8 +132,8 @@ async function openIdle(port, n) {
 async function measureP99(name, port) {
   const bench = path.join(path.dirname(SLUICE), 'sluice-bench');
   const run = (d) =>
-    JSON.parse(cp.execFileSync(bench, ['--rate', String(RATE), '-d', d, '-c', '50', '--json', '--no-progress',
-      `http://127.0.0.1:${port}/`], { maxBuffer: 1 << 24 }).toString());
+    JSON.parse(cp.execFileSync(...pinned(LOAD_CPU, bench, ['--rate', String(RATE), '-d', d, '-c', '50', '--json', '--no-progress',
+      `http://127.0.0.1:${port}/`]), { maxBuffer: 1 << 24 }).toString());
   run('1s'); // warm-up
   const r = run(DURATION);
   const lat = r.latency_ms || r.latency || {};
@@ -152,7 +178,7 @@ events { worker_connections 1024; }
 http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
   server { listen 127.0.0.1:${backendPort}; location / { return 200 "ok"; } } }
 `);
-  start('nginx', ['-c', path.join(dir, 'backend.conf')], 'backend');
+  start('nginx', ['-c', path.join(dir, 'backend.conf')], 'backend', LOAD_CPU);
   await waitPort(backendPort);
   const results = [];
   if (MODE === 'scale') return scale(backendPort);
@@ -239,6 +265,7 @@ async function p99Rounds(proxies) {
   const rows = Object.fromEntries(proxies.map((p) => [p.name, []]));
   const f = (v) => (v === undefined ? '?' : Number(v).toFixed(3)).padStart(8);
   console.log(`offered rate ${RATE} req/s for ${DURATION}, open loop, 50 connections (sluice-bench), ${ROUNDS} interleaved rounds`);
+  console.log(PIN ? `pinned (taskset): proxies on CPU ${PROXY_CPU}; backend and sluice-bench on CPU ${LOAD_CPU}` : 'not pinned');
   console.log('round proxy      requests   p50 ms   p90 ms   p99 ms  p99.9 ms   max ms   p99 x nginx');
   for (let i = 1; i <= ROUNDS; i++) {
     const round = [];
