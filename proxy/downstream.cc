@@ -349,47 +349,15 @@ void Downstream::on_head() {
   const Snapshot& snap = w_.snap();
   bool has_body = h.chunked || (h.has_content_length && h.content_length > 0);
 
-  if (h.http_major != 1) {
-    respond_local(505, true, "unsupported HTTP version");
+  const http::HeadCheck check =
+      http::check_request_head(h, base, kMaxUri, snap.limits().max_body_bytes);
+  if (check.status != 0) {
+    respond_local(check.status, true, check.reason);
     return;
   }
-  if (h.method == HTTP_CONNECT) {
-    respond_local(405, true, "CONNECT is not supported");
-    return;
-  }
-  std::string_view url = h.url.view(base);
-  if (url.size() > kMaxUri) {
-    respond_local(414, true, "request line too long");
-    return;
-  }
-  if (url.empty() || (url[0] != '/' && !(url == "*" && h.method == HTTP_OPTIONS))) {
-    respond_local(400, true, "request target is not in origin form");
-    return;
-  }
-  std::string_view host;
-  int hosts = 0;
-  bool expect_continue = false;
-  for (const http::HeaderSpan& hs : h.headers) {
-    http::Tok t = http::classify(hs.name.view(base));
-    if (t == http::Tok::Host) {
-      ++hosts;
-      host = hs.value.view(base);
-    } else if (t == http::Tok::Expect) {
-      if (!http::iequals(hs.value.view(base), "100-continue")) {
-        respond_local(417, true, "unsupported Expect");
-        return;
-      }
-      expect_continue = true;
-    }
-  }
-  if (hosts > 1 || (hosts == 0 && h.http_minor >= 1)) {
-    respond_local(400, true, hosts > 1 ? "several Host headers" : "missing Host header");
-    return;
-  }
-  if (h.has_content_length && h.content_length > snap.limits().max_body_bytes) {
-    respond_local(413, true, "request body over max_body_bytes");
-    return;
-  }
+  const std::string_view url = h.url.view(base);
+  const std::string_view host = check.host;
+  const bool expect_continue = check.expect_continue;
 
   std::string_view path = url.substr(0, url.find('?'));
   const config::Listener& lcfg = listener_.config();

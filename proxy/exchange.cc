@@ -378,18 +378,7 @@ void Exchange::build_response_head() {
   up_ms_ = ms_since(up_start_ns_);
   snap_->health->report_success(pool_, server_);
   bool upgrade = h.status == 101 && req_upgrade_;
-  bool no_body = method_ == HTTP_HEAD || h.status == 204 || h.status == 304;
-  if (upgrade) {
-    framing_ = http::Framing::None;
-  } else if (no_body) {
-    framing_ = h.has_content_length ? http::Framing::Length : http::Framing::None;
-  } else if (h.has_content_length && !h.chunked) {
-    framing_ = http::Framing::Length;
-  } else if (client_http10_) {
-    framing_ = http::Framing::Close;
-  } else {
-    framing_ = http::Framing::Chunked;
-  }
+  framing_ = http::response_framing(h, method_ == HTTP_HEAD, client_http10_, upgrade);
   bool keep_alive = client_keep_alive_ && req_done_ && !d_->read_eof_ && !d_->drain_close_ &&
                     !d_->worker().draining() && framing_ != http::Framing::Close && !upgrade;
   resp_close_ = !keep_alive;

@@ -441,4 +441,48 @@ void format_request_id(char out[32], uint64_t a, uint64_t b) {
   hex64(out + 16, b);
 }
 
+HeadCheck check_request_head(const MessageHead& h, const char* base, size_t max_uri,
+                             uint64_t max_body) {
+  HeadCheck c;
+  auto fail = [&c](int status, const char* reason) {
+    c.status = status;
+    c.reason = reason;
+    return c;
+  };
+  if (h.http_major != 1) return fail(505, "unsupported HTTP version");
+  if (h.method == HTTP_CONNECT) return fail(405, "CONNECT is not supported");
+  std::string_view url = h.url.view(base);
+  if (url.size() > max_uri) return fail(414, "request line too long");
+  if (url.empty() || (url[0] != '/' && !(url == "*" && h.method == HTTP_OPTIONS))) {
+    return fail(400, "request target is not in origin form");
+  }
+  int hosts = 0;
+  for (const HeaderSpan& hs : h.headers) {
+    Tok t = classify(hs.name.view(base));
+    if (t == Tok::Host) {
+      ++hosts;
+      c.host = hs.value.view(base);
+    } else if (t == Tok::Expect) {
+      if (!iequals(hs.value.view(base), "100-continue")) return fail(417, "unsupported Expect");
+      c.expect_continue = true;
+    }
+  }
+  if (hosts > 1) return fail(400, "several Host headers");
+  if (hosts == 0 && h.http_minor >= 1) return fail(400, "missing Host header");
+  if (h.has_content_length && h.content_length > max_body) {
+    return fail(413, "request body over max_body_bytes");
+  }
+  return c;
+}
+
+Framing response_framing(const MessageHead& resp, bool head_request, bool client_http10,
+                         bool upgrade) {
+  if (upgrade) return Framing::None;
+  if (head_request || resp.status == 204 || resp.status == 304) {
+    return resp.has_content_length ? Framing::Length : Framing::None;
+  }
+  if (resp.has_content_length && !resp.chunked) return Framing::Length;
+  return client_http10 ? Framing::Close : Framing::Chunked;
+}
+
 }  // namespace sluice::http

@@ -60,6 +60,21 @@ struct ConnectionTokens {
   bool names_header(std::string_view name) const;
 };
 
+// The checks on a complete request head that llhttp leaves to the proxy:
+// HTTP/1.x only (505), no CONNECT (405), a target in origin form, or "*" for
+// OPTIONS (400), of at most `max_uri` bytes (414), Expect only as
+// 100-continue (417), exactly one Host on HTTP/1.1 and at most one on 1.0
+// (400), a Content-Length within `max_body` (413). In that order: the first
+// failure is the answer. status 0: the request may go on.
+struct HeadCheck {
+  int status = 0;
+  const char* reason = "";
+  std::string_view host;  // the Host value; empty when there is none
+  bool expect_continue = false;
+};
+HeadCheck check_request_head(const MessageHead& h, const char* base, size_t max_uri,
+                             uint64_t max_body);
+
 // What the upstream request needs that is not in the client's head.
 struct ForwardContext {
   std::string_view client_ip;
@@ -88,6 +103,13 @@ struct ResponsePolicy {
 };
 
 enum class Framing : uint8_t { Length, Chunked, Close, None };
+
+// How an upstream response's body is framed towards the client: as the
+// upstream framed it when it gave a length, re-chunked when it did not (or
+// read to EOF and closed for an HTTP/1.0 client); nothing after a 101 that
+// starts a tunnel or on a response that has no body (HEAD, 204, 304).
+Framing response_framing(const MessageHead& resp, bool head_request, bool client_http10,
+                         bool upgrade);
 
 struct ResponseContext {
   std::string_view request_id;

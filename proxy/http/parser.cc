@@ -18,6 +18,8 @@ void MessageHead::clear() {
   keep_alive = true;
   upgrade = false;
   bad_header = false;
+  bad_name = false;
+  bad_status = false;
   bad_version = false;
   bare_line_end = false;
 }
@@ -158,12 +160,23 @@ int Parser::on_header_field(llhttp_t* p, const char* at, size_t n) {
 int Parser::on_header_field_complete(llhttp_t* p) {
   Parser* P = self(p);
   P->in_field_ = false;
+  // llhttp takes ": value" (an empty name) as a header line; a field name is a
+  // token of at least one character (RFC 9110 5.1), and an upstream handed an
+  // empty name may read the line in another way.
+  if (!P->head_done_ && (P->head_.headers.empty() || P->head_.headers.back().name.len == 0)) {
+    P->head_.bad_name = true;
+    return -1;
+  }
   return 0;
 }
 
 int Parser::on_header_value(llhttp_t* p, const char* at, size_t n) {
   Parser* P = self(p);
   if (P->head_done_) return 0;
+  if (P->head_.headers.empty()) {  // a value with no name before it
+    P->head_.bad_name = true;
+    return -1;
+  }
   P->in_value_ = true;
   P->extend(P->head_.headers.back().value, at, n);
   return 0;
@@ -215,6 +228,13 @@ int Parser::on_headers_complete(llhttp_t* p) {
       return -1;
     }
     return HPE_PAUSED;
+  }
+  // A status code is three digits (RFC 9110 15); this llhttp takes
+  // "HTTP/1.1 \r\n" as 0 and "HTTP/1.1 20 OK" as 20, which would reach the
+  // client as an invalid status line.
+  if (h.status < 100) {
+    h.bad_status = true;
+    return -1;
   }
   // Responses: the head is handled after execute() returns, with the body
   // slices of the same read. 1xx other than 101 are skipped by the caller.
@@ -311,6 +331,8 @@ bool Parser::needs_eof() const {
 
 const char* Parser::error_reason() const {
   if (head_.bad_header) return "invalid header value (obs-fold, CR, LF or NUL)";
+  if (head_.bad_name) return "empty header name";
+  if (head_.bad_status) return "invalid status code";
   if (head_.bad_version) return "unsupported HTTP version";
   if (head_.bare_line_end) return "bare CR or LF in the request head";
   if (too_many_headers_) return "too many header lines";

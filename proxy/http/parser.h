@@ -50,6 +50,8 @@ struct MessageHead {
   bool keep_alive = true;  // llhttp_should_keep_alive at head end
   bool upgrade = false;
   bool bad_header = false;     // obs-fold, CR/LF inside a value: refused by the caller
+  bool bad_name = false;       // ": value", a header line with an empty name
+  bool bad_status = false;     // response status code under 100 (not three digits)
   bool bad_version = false;    // HTTP/0.9 request line
   bool bare_line_end = false;  // LF without CR (or CR without LF) in a request head
 

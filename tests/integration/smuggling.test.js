@@ -69,6 +69,11 @@ const CASES = [
     bytes: 'POST /smug/space HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding : chunked\r\nContent-Length: 3\r\n\r\nabc',
   },
   {
+    name: 'a header line with an empty name',
+    id: 'emptyname',
+    bytes: 'GET /smug/emptyname HTTP/1.1\r\nHost: app.test\r\n: x\r\n\r\n',
+  },
+  {
     name: 'HTTP/1.1 without Host',
     id: 'nohost',
     bytes: 'GET /smug/nohost HTTP/1.1\r\nX-A: 1\r\n\r\n',

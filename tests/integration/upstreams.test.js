@@ -19,6 +19,8 @@ before(async () => {
         dead: [`127.0.0.1:${deadPort}`],
         mixed: [`127.0.0.1:${dead2}`, up.addr],
         slow: { servers: [up.addr], read_timeout: '1s' },
+        // One pool per malformed response: the failure ejects the server from its pool.
+        ...Object.fromEntries(Object.keys(h.RAW_BAD).map((k) => [`bad_${k}`, [up.addr]])),
       },
       routes: `
 [[route]]
@@ -35,7 +37,9 @@ split = { mixed = 100 }
 name = "slow"
 path_prefix = "/slow/"
 split = { slow = 100 }
-`,
+${Object.keys(h.RAW_BAD)
+  .map((k) => `\n[[route]]\nname = "bad_${k}"\npath_prefix = "/bad_${k}/"\nsplit = { bad_${k} = 100 }\n`)
+  .join('')}`,
     }),
   );
 });
@@ -74,6 +78,13 @@ test('upstream closing the connection without a response → 502', async () => {
   const res = await get('/slow/close', { method: 'POST', body: 'x' });
   assert.equal(res.status, 502);
 });
+
+for (const kind of Object.keys(h.RAW_BAD)) {
+  test(`a malformed upstream response (${kind}) → 502, never passed on`, async () => {
+    const res = await get(`/bad_${kind}/rawbad/${kind}`);
+    assert.equal(res.status, 502, `got ${res.status} ${JSON.stringify(res.headers)}`);
+  });
+}
 
 test('upstream 5xx statuses are passed through, not rewritten', async () => {
   const res = await get('/slow/status/503');

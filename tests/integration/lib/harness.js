@@ -82,6 +82,7 @@ function hasIPv6Loopback() {
 //   /hang                never answer (socket kept open)
 //   /close               destroy the socket without answering
 //   /rawhop              a raw response full of hop-by-hop headers, then close
+//   /rawbad/KIND         a malformed raw response (RAW_BAD[KIND]), then close
 //   /big/BYTES           BYTES of deterministic data, Content-Length, with backpressure
 //   /chunked/N/SIZE      N chunks of SIZE bytes, Transfer-Encoding: chunked (X-Body-Sha256 header)
 //   /slowread/MS         wait MS ms before reading the request body
@@ -104,7 +105,13 @@ function bigBody(n) {
   return buf;
 }
 
-const BEHAVIOURS = new Set(['status', 'delay', 'hang', 'close', 'rawhop', 'big', 'chunked', 'slowread']);
+const BEHAVIOURS = new Set(['status', 'delay', 'hang', 'close', 'rawhop', 'rawbad', 'big', 'chunked', 'slowread']);
+// Responses no proxy may pass on (found by tests/fuzz/http_response_fuzz).
+const RAW_BAD = {
+  nocode: 'HTTP/1.1 \r\nContent-Length: 2\r\n\r\nok', // no status code
+  twodigits: 'HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\nok', // a status code is 3 digits
+  emptyname: 'HTTP/1.1 200 OK\r\n: x\r\nContent-Length: 2\r\n\r\nok', // header with no name
+};
 
 async function startUpstream(opts = {}) {
   const requests = [];
@@ -224,6 +231,9 @@ async function startUpstream(opts = {}) {
               (opts.pool ? `X-Pool: ${opts.pool}\r\n` : '') +
               '\r\nok',
           );
+          return;
+        case 'rawbad':
+          req.socket.end(RAW_BAD[parts[1]] || 'not http at all\r\n\r\n');
           return;
         case 'big': {
           const body = bigBody(Number(parts[1]));
@@ -816,6 +826,7 @@ process.on('exit', () => {
 });
 
 module.exports = {
+  RAW_BAD,
   ROOT,
   SLUICE_BIN,
   assert,

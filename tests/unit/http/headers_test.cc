@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "proxy/http/parser.h"
+#include "tests/unit/http/parsed.h"
 
 namespace sluice::http {
 namespace {
@@ -40,26 +41,6 @@ std::string alternate_case(std::string_view s) {
   }
   return out;
 }
-
-// A parsed head whose spans point into `raw`.
-class Parsed {
- public:
-  Parsed(Parser::Kind kind, std::string raw) : raw_(std::move(raw)), p_(kind) {
-    std::vector<Slice> body;
-    p_.begin_message(raw_.data());
-    Parser::Result r = p_.execute(raw_.data(), raw_.size(), &body);
-    ok_ = r.event != Parser::Event::Error && p_.head_done();
-  }
-  bool ok() const { return ok_; }
-  const MessageHead& head() const { return p_.head(); }
-  const char* base() const { return p_.base(); }
-  const char* error() const { return p_.error_reason(); }
-
- private:
-  std::string raw_;
-  Parser p_;
-  bool ok_ = false;
-};
 
 ForwardContext fwd() {
   ForwardContext c;
