@@ -456,6 +456,13 @@ HeadCheck check_request_head(const MessageHead& h, const char* base, size_t max_
   if (url.empty() || (url[0] != '/' && !(url == "*" && h.method == HTTP_OPTIONS))) {
     return fail(400, "request target is not in origin form");
   }
+  // llhttp lets a tab or form feed through in the target; a control byte
+  // there is not a URI (RFC 3986), and sluice would pass it upstream and
+  // echo it into a redirect's Location.
+  for (char ch : url) {
+    auto b = static_cast<unsigned char>(ch);
+    if (b <= 0x20 || b == 0x7f) return fail(400, "control character in the request target");
+  }
   int hosts = 0;
   for (const HeaderSpan& hs : h.headers) {
     Tok t = classify(hs.name.view(base));

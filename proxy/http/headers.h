@@ -60,12 +60,13 @@ struct ConnectionTokens {
   bool names_header(std::string_view name) const;
 };
 
-// The checks on a complete request head that llhttp leaves to the proxy:
-// HTTP/1.x only (505), no CONNECT (405), a target in origin form, or "*" for
-// OPTIONS (400), of at most `max_uri` bytes (414), Expect only as
-// 100-continue (417), exactly one Host on HTTP/1.1 and at most one on 1.0
-// (400), a Content-Length within `max_body` (413). In that order: the first
-// failure is the answer. status 0: the request may go on.
+// The checks on a complete request head that llhttp leaves to the proxy, in
+// this order, the first failure being the answer: HTTP/1.x only (505), no
+// CONNECT (405), a target of at most `max_uri` bytes (414), in origin form or
+// "*" for OPTIONS (400), without control characters (400); Expect only as
+// 100-continue (417); exactly one Host on HTTP/1.1 and at most one on 1.0
+// (400); a Content-Length within `max_body` (413). status 0: the request may
+// go on.
 struct HeadCheck {
   int status = 0;
   const char* reason = "";

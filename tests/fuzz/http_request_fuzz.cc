@@ -8,7 +8,8 @@
 // fresh parser, as exactly one request with the same method, target and
 // body framing, one Host, and no hop-by-hop header it should have removed —
 // a proxy and its upstream that read one request differently is request
-// smuggling.
+// smuggling. On a redirect_https listener the same head gets a 301 that
+// echoes Host and target: it must read back with exactly that Location.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 
 #include "proxy/http/headers.h"
 #include "proxy/http/parser.h"
+#include "proxy/redirect.h"
 
 namespace {
 
@@ -60,12 +62,44 @@ void check_forwarded(const sluice::http::MessageHead& in, const char* in_base,
   if (hosts != 1) fail("not exactly one Host upstream", out);
 }
 
+// A listener with redirect_https answers with a 301 whose Location echoes the
+// Host and the target: it must parse back as one response whose only
+// Location is exactly what was built (no header injection through either).
+void check_redirect(const sluice::http::MessageHead& h, const char* base, std::string_view host) {
+  std::string_view host_only;
+  if (!sluice::valid_redirect_host(host, &host_only)) return;  // 400
+  std::string location;
+  sluice::build_https_location(location, host_only, 8443, h.url.view(base));
+  sluice::http::ResponsePolicy policy;
+  policy.set_lines_plain = "X-Frame-Options: DENY\r\n";
+  sluice::http::ResponseContext ctx;
+  ctx.request_id = "0123456789abcdef0123456789abcdef";
+  ctx.framing = sluice::http::Framing::Length;
+  std::string out;
+  sluice::http::build_local_response(out, 301, policy, ctx, location);
+  Parser p(Parser::Kind::Response);
+  p.begin_message(out.data());
+  std::vector<sluice::http::Slice> body;
+  Parser::Result r = p.execute(out.data(), out.size(), &body);
+  if (r.event != Parser::Event::MessageComplete || r.consumed != out.size()) {
+    fail("the redirect does not parse back as one response", out);
+  }
+  int locations = 0;
+  for (const sluice::http::HeaderSpan& hs : p.head().headers) {
+    if (!sluice::http::iequals(hs.name.view(out.data()), "location")) continue;
+    ++locations;
+    if (hs.value.view(out.data()) != location) fail("Location differs from what was built", out);
+  }
+  if (p.head().status != 301 || locations != 1) fail("not one 301 with one Location", out);
+}
+
 // False when sluice answers the head itself (4xx/5xx) and closes.
 bool on_head(const Parser& parser) {
   const sluice::http::MessageHead& h = parser.head();
   const char* base = parser.base();
   sluice::http::HeadCheck c = sluice::http::check_request_head(h, base, 8192, 1 << 20);
   if (c.status != 0) return false;
+  check_redirect(h, base, c.host);
   sluice::http::ForwardContext ctx;
   ctx.client_ip = "192.0.2.1";
   ctx.proto = "https";

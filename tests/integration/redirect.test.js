@@ -204,6 +204,16 @@ test('invalid Host → 400, never echoed; missing Host on HTTP/1.1 → 400', asy
   assert.equal(up.requests.length, 0, 'nothing reached the upstream');
 });
 
+test('control characters in the target → 400, never echoed into Location', async () => {
+  // llhttp lets a form feed or a tab through in the request target (found by tests/fuzz).
+  for (const target of ['/EVILMARK\f', '/a\tEVILMARK']) {
+    const req = `GET ${target} HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n`;
+    const r = await h.rawRequest(p8443, req, { timeout: 5000 });
+    assert.match(r.text, /^HTTP\/1\.1 400 /, `${JSON.stringify(target)}: ${JSON.stringify(r.text.slice(0, 200))}`);
+    assert.ok(!r.text.includes('EVILMARK'), `echoed: ${JSON.stringify(r.text.slice(0, 400))}`);
+  }
+});
+
 test('ACME http-01: GET and HEAD serve the token file from the webroot', async () => {
   const get = await raw(p443, { target: `/.well-known/acme-challenge/${TOKEN}` });
   assert.equal(get.status, 200, get.text.slice(0, 300));

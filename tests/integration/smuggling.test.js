@@ -74,6 +74,11 @@ const CASES = [
     bytes: 'GET /smug/emptyname HTTP/1.1\r\nHost: app.test\r\n: x\r\n\r\n',
   },
   {
+    name: 'a form feed in the request target',
+    id: 'ctl',
+    bytes: 'GET /smug/ctl\f HTTP/1.1\r\nHost: app.test\r\n\r\n',
+  },
+  {
     name: 'HTTP/1.1 without Host',
     id: 'nohost',
     bytes: 'GET /smug/nohost HTTP/1.1\r\nX-A: 1\r\n\r\n',
