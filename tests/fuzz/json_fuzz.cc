@@ -1,10 +1,11 @@
-// libFuzzer target: the admin API's JSON parser (request bodies from the admin
-// socket) and the state file parser (state_dir, edited by operators).
+// libFuzzer target: the admin API's JSON parser and its request parsing
+// (split bodies, query strings from the admin socket), and the state file
+// parser (state_dir, edited by operators).
 //
 // The first byte picks the parser. Properties beyond the sanitizers: a value
 // the JSON parser accepts writes out as text that parses to the same text
 // again; a state document parse_state accepts serialises to a document that
-// parses back to the same routes.
+// parses back to the same routes; a refused split body or query says why.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <string_view>
 
 #include "proxy/admin/json.h"
+#include "proxy/admin/request.h"
 #include "routing/controller.h"
 
 namespace {
@@ -25,7 +27,27 @@ namespace {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  if (data[0] & 1) {
+  if (data[0] % 4 == 2) {
+    std::vector<std::pair<std::string, uint64_t>> weights;
+    std::string error;
+    // "{}" parses: the control plane then refuses it for the pools it lacks.
+    if (!sluice::admin::parse_split_body(text, 4096, &weights, &error) && error.empty()) {
+      fail("split body refused without a reason", text);
+    }
+    return 0;
+  }
+  if (data[0] % 4 == 3) {
+    sluice::admin::MutatingQuery q;
+    std::string error;
+    if (!sluice::admin::parse_mutating_query(text, (data[0] & 4) != 0, &q, &error) &&
+        error.empty()) {
+      fail("query refused without a reason", text);
+    }
+    std::string decoded;
+    sluice::admin::url_decode(text, (data[0] & 8) != 0, &decoded);
+    return 0;
+  }
+  if (data[0] % 4 == 1) {
     sluice::routing::StateParseResult r = sluice::routing::parse_state(text);
     if (!r.ok()) return 0;
     std::string again = sluice::routing::serialize_state(r.routes);
