@@ -80,7 +80,7 @@ class Parking {
   Parked* take_slot();
   void free_slot(Parked& p);
   void wake(Parked& p);
-  void drop(Parked& p);  // closed for good, uncounted
+  void drop(Parked& p);  // closed for good; it leaves the open/idle/parked counts
   template <class Fn>
   void each_used(Fn fn);
   static void on_ready(uv_poll_t* h, int status, int events);

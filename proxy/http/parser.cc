@@ -173,10 +173,6 @@ int Parser::on_header_field_complete(llhttp_t* p) {
 int Parser::on_header_value(llhttp_t* p, const char* at, size_t n) {
   Parser* P = self(p);
   if (P->head_done_) return 0;
-  if (P->head_.headers.empty()) {  // a value with no name before it
-    P->head_.bad_name = true;
-    return -1;
-  }
   P->in_value_ = true;
   P->extend(P->head_.headers.back().value, at, n);
   return 0;

@@ -21,16 +21,12 @@
 #include "proxy/http/headers.h"
 #include "proxy/http/parser.h"
 #include "proxy/redirect.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
+using sluice::fuzz::fail;
 using sluice::http::Parser;
-
-[[noreturn]] void fail(const char* what, std::string_view detail = {}) {
-  fprintf(stderr, "http_request_fuzz: %s\n%.*s\n", what, static_cast<int>(detail.size()),
-          detail.data());
-  abort();
-}
 
 // The upstream request must read back as one head, consumed whole.
 void check_forwarded(const sluice::http::MessageHead& in, const char* in_base,
@@ -132,14 +128,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     // A read ends where the client's bytes so far end; the head stays in place.
     const size_t avail = std::min(read_size, buf.size() - pos);
-    body.clear();
-    Parser::Result r = parser.execute(buf.data() + pos, avail, in_body ? &body : nullptr);
-    if (r.consumed > avail) abort();
-    for (const sluice::http::Slice& s : body) {
-      if (s.data < buf.data() + pos || s.data + s.len > buf.data() + pos + avail) {
-        fail("body slice outside the bytes fed");
-      }
-    }
+    Parser::Result r =
+        sluice::fuzz::feed(parser, buf.data() + pos, avail, in_body ? &body : nullptr);
     pos += r.consumed;
     switch (r.event) {
       case Parser::Event::Error:

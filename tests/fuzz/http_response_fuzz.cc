@@ -19,18 +19,14 @@
 
 #include "proxy/http/headers.h"
 #include "proxy/http/parser.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
+using sluice::fuzz::fail;
 using sluice::http::Framing;
 using sluice::http::Parser;
 using sluice::http::Tok;
-
-[[noreturn]] void fail(const char* what, std::string_view detail = {}) {
-  fprintf(stderr, "http_response_fuzz: %s\n%.*s\n", what, static_cast<int>(detail.size()),
-          detail.data());
-  abort();
-}
 
 const sluice::http::ResponsePolicy& policy() {
   static const sluice::http::ResponsePolicy p = [] {
@@ -125,14 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       begun = true;
     }
     const size_t avail = std::min(read_size, buf.size() - pos);
-    body.clear();
-    Parser::Result r = parser.execute(buf.data() + pos, avail, &body);
-    if (r.consumed > avail) abort();
-    for (const sluice::http::Slice& s : body) {
-      if (s.data < buf.data() + pos || s.data + s.len > buf.data() + pos + avail) {
-        fail("body slice outside the bytes fed");
-      }
-    }
+    Parser::Result r = sluice::fuzz::feed(parser, buf.data() + pos, avail, &body);
     pos += r.consumed;
     if (r.event == Parser::Event::Error) return 0;  // 502 to the client
     const sluice::http::MessageHead& h = parser.head();

@@ -16,13 +16,9 @@
 #include "proxy/admin/json.h"
 #include "proxy/admin/request.h"
 #include "routing/controller.h"
+#include "tests/fuzz/fuzz_check.h"
 
-namespace {
-[[noreturn]] void fail(const char* what, std::string_view detail) {
-  fprintf(stderr, "json_fuzz: %s\n%.*s\n", what, static_cast<int>(detail.size()), detail.data());
-  abort();
-}
-}  // namespace
+using sluice::fuzz::fail;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
