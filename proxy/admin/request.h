@@ -15,11 +15,8 @@
 
 namespace sluice::admin {
 
-// "Not Found", "Method Not Allowed", ... for the statuses the admin API uses.
-const char* reason_phrase(int status);
 // {"error": message}
 std::string error_body(std::string_view message);
-bool iequals(std::string_view a, std::string_view b);
 // Percent-decoding ('+' as space when asked). False on a malformed escape.
 bool url_decode(std::string_view in, bool plus_is_space, std::string* out);
 std::string_view method_name(llhttp_method_t m);

@@ -39,10 +39,14 @@
 #include "proxy/admin/listener.h"
 #include "proxy/admin/request.h"
 #include "proxy/admin/status_assets.h"
+#include "proxy/http/text.h"
 
 namespace sluice::admin {
 
 namespace {
+
+using http::iequals;
+using http::reason_phrase;
 
 constexpr uint64_t kLingerMs = 2000;
 constexpr size_t kLingerMaxDiscard = 1 << 20;

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "proxy/http/parser.h"
+#include "proxy/http/text.h"
 
 namespace sluice::http {
 
@@ -41,7 +42,6 @@ Tok classify(std::string_view name);
 // RFC 9110 7.6.1 connection-specific fields.
 bool is_hop_by_hop(Tok t);
 
-bool iequals(std::string_view a, std::string_view b);
 // Does the comma-separated list `value` contain `token` (case-insensitive)?
 bool list_has_token(std::string_view value, std::string_view token);
 
@@ -135,8 +135,6 @@ void build_local_response(std::string& out, int status, const ResponsePolicy& po
 void build_local_body_response(std::string& out, int status, const ResponsePolicy& policy,
                                const ResponseContext& ctx, std::string_view content_type,
                                std::string_view body);
-
-std::string_view reason_phrase(int status);
 
 // W3C traceparent "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>":
 // true when `v` is one (version 00, ids not all zero); *trace_id gets the id.
