@@ -64,25 +64,9 @@ int Server::run() {
 
   // Bind everything before any thread starts: a port in use fails the start.
   std::vector<std::vector<ListenFd>> fds(nworkers);
-  for (unsigned w = 0; w < nworkers; ++w) {
-    for (uint32_t i = 0; i < cfg_->listeners.size(); ++i) {
-      int fd = open_listen_socket(cfg_->listeners[i], &error);
-      if (fd < 0) {
-        observe::Event("error", "listen_failed").str("message", error);
-        for (auto& v : fds) {
-          for (ListenFd& f : v) ::close(f.fd);
-        }
-        admin_->close();
-        uv_run(&loop_, UV_RUN_NOWAIT);
-        uv_loop_close(&loop_);
-        return 1;
-      }
-      fds[w].push_back({fd, i});
-    }
-  }
-
-  if (!cfg_->global.user.empty() && !drop_privileges(&error)) {
-    observe::Event("error", "privilege_drop_failed").str("message", error);
+  // Start-up failed before any worker ran: log, close what is open, exit 1.
+  auto fail_start = [&](const char* event) {
+    observe::Event("error", event).str("message", error);
     for (auto& v : fds) {
       for (ListenFd& f : v) ::close(f.fd);
     }
@@ -90,6 +74,17 @@ int Server::run() {
     uv_run(&loop_, UV_RUN_NOWAIT);
     uv_loop_close(&loop_);
     return 1;
+  };
+  for (unsigned w = 0; w < nworkers; ++w) {
+    for (uint32_t i = 0; i < cfg_->listeners.size(); ++i) {
+      int fd = open_listen_socket(cfg_->listeners[i], &error);
+      if (fd < 0) return fail_start("listen_failed");
+      fds[w].push_back({fd, i});
+    }
+  }
+
+  if (!cfg_->global.user.empty() && !drop_privileges(&error)) {
+    return fail_start("privilege_drop_failed");
   }
 
   uv_async_init(&loop_, &exit_async_, &Server::on_worker_exit);
