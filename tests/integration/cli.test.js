@@ -99,4 +99,6 @@ test('scripts/demo --once reports a split close to 90/10 and serves HTTPS', { ti
   assert.equal(blue + canary, 200, r.stdout);
   assert.ok(blue >= 170 && blue <= 190, `blue ${blue}/200, expected about 180`);
   assert.match(r.stdout, /https:\/\/localhost:\d+\/demo\/tls: HTTP 200, X-Pool: (blue|canary), certificate verified/);
+  // A first-time user's demo is clean: --check has nothing to warn about.
+  assert.doesNotMatch(`${r.stdout}\n${r.stderr}`, /warning/i);
 });
