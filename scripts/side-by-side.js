@@ -8,6 +8,7 @@
 //   node scripts/side-by-side.js rss  [--conns 9000] [--rounds 3] [--sluice build-rel/sluice]
 //   node scripts/side-by-side.js p99  [--rate 5000] [--duration 10s] [--rounds 3] [--sluice ...]
 //   node scripts/side-by-side.js scale [--duration 10s] [--sluice ...]
+//   node scripts/side-by-side.js cpu  [--rate 15000] [--duration 10s] [--rounds 3] [--tls] [--sluice ...]
 //
 // rss: opens N client connections, sends one request on each and keeps them
 //   open and idle, reading the proxy's resident set size from
@@ -24,7 +25,15 @@
 //   neighbours' scheduling.
 // scale: sluice alone with workers = 1, then 2; wrk -t2 -c100 for the
 //   duration; req/s of 2 workers over 1. Nothing is pinned: the load
-//   generator and the backend share the same cores as sluice.
+//   generator and the backend share the same cores as sluice. Also prints
+//   the CPU each of the three spent per request (/proc) and the ceiling
+//   those costs put on any number of workers here: all CPUs / their sum.
+// cpu: the CPU time (user and system, /proc/PID/stat) each proxy spends per
+//   request at the same offered rate, below every proxy's saturation, so the
+//   figure is the proxy's cost and not the load generator's or the backend's
+//   limit; pinned and interleaved as p99 is, with the backend's and
+//   sluice-bench's CPU per request beside it. --tls (cpu and p99): TLS
+//   keep-alive on every proxy (RSA-2048 self-signed, TLS 1.2-1.3).
 // Everything runs on 127.0.0.1 with free ports in a temp directory, and only
 // the processes started here are stopped.
 const cp = require('node:child_process');
@@ -34,11 +43,11 @@ const os = require('node:os');
 const path = require('node:path');
 
 const args = process.argv.slice(2);
-const USAGE = `usage: node scripts/side-by-side.js rss|p99|scale [--conns N] [--rate R] [--duration 10s]
-         [--rounds N] [--sluice PATH] [--no-pin] [--json]   (details at the top of this file)`;
+const USAGE = `usage: node scripts/side-by-side.js rss|p99|scale|cpu [--conns N] [--rate R] [--duration 10s]
+         [--rounds N] [--sluice PATH] [--tls] [--no-pin] [--json]   (details at the top of this file)`;
 const VALUED = ['--conns', '--rate', '--duration', '--rounds', '--sluice'];
-const FLAGS = ['--no-pin', '--json'];
-if (!['rss', 'p99', 'scale'].includes(args[0]) || args.includes('--help') || args.includes('-h')) {
+const FLAGS = ['--no-pin', '--json', '--tls'];
+if (!['rss', 'p99', 'scale', 'cpu'].includes(args[0]) || args.includes('--help') || args.includes('-h')) {
   const help = args.includes('--help') || args.includes('-h');
   (help ? console.log : console.error)(USAGE);
   process.exit(help ? 0 : 2);
@@ -55,14 +64,20 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const MODE = args[0];
-// p99 only: the proxy under test alone on CPU 0, backend and load on CPU 1.
-const PIN = MODE === 'p99' && !args.includes('--no-pin') && os.cpus().length >= 2;
+// p99 and cpu: the proxy under test alone on CPU 0, backend and load on CPU 1.
+const PIN = (MODE === 'p99' || MODE === 'cpu') && !args.includes('--no-pin') && os.cpus().length >= 2;
+const TLS = args.includes('--tls');
+if (TLS && MODE !== 'p99' && MODE !== 'cpu') {
+  console.error('side-by-side.js: --tls is for p99 and cpu');
+  process.exit(2);
+}
+const SCHEME = TLS ? 'https' : 'http';
 const PROXY_CPU = '0';
 const LOAD_CPU = '1';
 // 9000 by default: this machine's hard limit is 20000 open files per process,
 // and HAProxy reserves two per connection (10000 would need 22014).
-const CONNS = Number(opt('--conns', MODE === 'p99' ? 1000 : 9000));
-const RATE = Number(opt('--rate', 5000));
+const CONNS = Number(opt('--conns', MODE === 'p99' || MODE === 'cpu' ? 1000 : 9000));
+const RATE = Number(opt('--rate', MODE === 'cpu' ? 15000 : 5000));
 const DURATION = opt('--duration', '10s');
 const ROUNDS = Number(opt('--rounds', 3));
 const SLUICE = path.resolve(opt('--sluice', path.join(__dirname, '..', 'build', 'sluice')));
@@ -82,6 +97,22 @@ function freePort() {
 function rssKiB(pid) {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m[1]);
+}
+// User and system CPU of a process (all its threads) so far, in clock ticks.
+function cpuTicks(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3
+  return { user: Number(f[11]), sys: Number(f[12]) };
+}
+const TICK_US = 1e6 / Number(cp.execFileSync('getconf', ['CLK_TCK']).toString());
+// Runs cmd to completion; its stdout and the CPU it used (its exited children's
+// ticks as its shell sees them).
+function runTimed(cmd, argv) {
+  const out = cp.execFileSync('sh', ['-c', '"$@" && echo && cat /proc/$$/stat', 'sh', cmd, ...argv], { maxBuffer: 1 << 24 }).toString();
+  const nl = out.trimEnd().lastIndexOf('\n');
+  const stat = out.slice(nl + 1);
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { stdout: out.slice(0, nl), user: Number(f[13]), sys: Number(f[14]) };
 }
 // [cmd, argv] run on `cpu` when pinning (taskset), unchanged otherwise.
 const pinned = (cpu, cmd, argv) => (PIN ? ['taskset', ['-c', cpu, cmd, ...argv]] : [cmd, argv]);
@@ -129,15 +160,30 @@ async function openIdle(port, n) {
   return socks;
 }
 
-async function measureP99(name, port) {
+// sluice-bench at RATE for DURATION against one proxy (after a 1 s warm-up):
+// its percentiles, and the CPU per response of the proxy (pid), the backend
+// (backendPid) and sluice-bench itself.
+async function measureP99(name, port, pid, backendPid) {
   const bench = path.join(path.dirname(SLUICE), 'sluice-bench');
-  const run = (d) =>
-    JSON.parse(cp.execFileSync(...pinned(LOAD_CPU, bench, ['--rate', String(RATE), '-d', d, '-c', '50', '--json', '--no-progress',
-      `http://127.0.0.1:${port}/`]), { maxBuffer: 1 << 24 }).toString());
+  const run = (d) => {
+    const t = runTimed(...pinned(LOAD_CPU, bench, ['--rate', String(RATE), '-d', d, '-c', '50', '--json', '--no-progress',
+      `${SCHEME}://127.0.0.1:${port}/`]));
+    return { ...JSON.parse(t.stdout), bench_ticks: t.user + t.sys };
+  };
   run('1s'); // warm-up
+  const p0 = cpuTicks(pid);
+  const b0 = cpuTicks(backendPid);
   const r = run(DURATION);
+  const p1 = cpuTicks(pid);
+  const b1 = cpuTicks(backendPid);
   const lat = r.latency_ms || r.latency || {};
-  return { name, requests: r.requests, rate: r.rate, responses: r.responses, errors: r.errors.total, p50: lat.p50, p90: lat.p90, p99: lat.p99, p999: lat.p99_9, max: lat.max };
+  const per = (ticks) => (ticks * TICK_US) / r.responses;
+  return {
+    name, requests: r.requests, rate: r.rate, responses: r.responses, errors: r.errors.total,
+    p50: lat.p50, p90: lat.p90, p99: lat.p99, p999: lat.p99_9, max: lat.max,
+    user_us: per(p1.user - p0.user), sys_us: per(p1.sys - p0.sys), cpu_us: per(p1.user - p0.user + p1.sys - p0.sys),
+    backend_us: per(b1.user - b0.user + b1.sys - b0.sys), bench_us: per(r.bench_ticks),
+  };
 }
 
 const SETTLE_MS = 7000;
@@ -178,10 +224,18 @@ events { worker_connections 1024; }
 http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
   server { listen 127.0.0.1:${backendPort}; location / { return 200 "ok"; } } }
 `);
-  start('nginx', ['-c', path.join(dir, 'backend.conf')], 'backend', LOAD_CPU);
+  const backend = start('nginx', ['-c', path.join(dir, 'backend.conf')], 'backend', LOAD_CPU);
   await waitPort(backendPort);
+  // --tls: one self-signed certificate for every proxy, as compare.sh makes it.
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  if (TLS) {
+    cp.execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    fs.writeFileSync(path.join(dir, 'bundle.pem'), fs.readFileSync(cert, 'utf8') + fs.readFileSync(key, 'utf8'));
+  }
   const results = [];
-  if (MODE === 'scale') return scale(backendPort);
+  if (MODE === 'scale') return scale(backendPort, backend.pid);
 
   const nport = await freePort();
   fs.writeFileSync(path.join(dir, 'nginx.conf'), `worker_processes 1; daemon off; master_process off; worker_rlimit_nofile 20000;
@@ -189,7 +243,7 @@ pid ${dir}/nginx.pid; error_log ${dir}/nginx.err warn;
 events { worker_connections ${CONNS + 1000}; }
 http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
   upstream b { server 127.0.0.1:${backendPort}; keepalive 64; }
-  server { listen 127.0.0.1:${nport} backlog=4096;
+  server { listen 127.0.0.1:${nport} backlog=4096${TLS ? ` ssl; ssl_certificate ${cert}; ssl_certificate_key ${key}; ssl_protocols TLSv1.2 TLSv1.3` : ''};
     location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 `);
   const proxies = [{ name: 'nginx', port: nport, run: () => start('nginx', ['-c', path.join(dir, 'nginx.conf')], 'nginx') }];
@@ -205,7 +259,7 @@ defaults
   timeout server 300s
   timeout http-keep-alive 300s
 frontend f
-  bind 127.0.0.1:${hport}
+  bind 127.0.0.1:${hport}${TLS ? ` ssl crt ${dir}/bundle.pem ssl-min-ver TLSv1.2` : ''}
   default_backend b
 backend b
   http-reuse always
@@ -216,10 +270,10 @@ backend b
   }
 
   const sport = await freePort();
-  fs.writeFileSync(path.join(dir, 'sluice.toml'), sluiceToml(sport, backendPort, 1));
+  fs.writeFileSync(path.join(dir, 'sluice.toml'), sluiceToml(sport, backendPort, 1, TLS ? { cert, key } : null));
   proxies.push({ name: 'sluice', port: sport, run: () => start(SLUICE, ['-c', path.join(dir, 'sluice.toml')], 'sluice') });
 
-  if (MODE === 'p99') return p99Rounds(proxies);
+  if (MODE === 'p99' || MODE === 'cpu') return p99Rounds(proxies, backend.pid);
   // rss: one proxy at a time, alone with the backend, a fresh process each
   // round; the rounds interleave the proxies, and the median is reported.
   const rounds = [];
@@ -259,36 +313,42 @@ backend b
 // the rounds interleave them (nginx, haproxy, sluice, nginx, ...), so a slow
 // minute of this shared machine lands on all of them rather than on one.
 // Reports each round and the median of the rounds.
-async function p99Rounds(proxies) {
-  for (const p of proxies) p.run();
+// cpu: the same rounds, reporting CPU per response instead of latency.
+async function p99Rounds(proxies, backendPid) {
+  const pids = {};
+  for (const p of proxies) pids[p.name] = p.run().pid;
   for (const p of proxies) await waitPort(p.port);
   const rows = Object.fromEntries(proxies.map((p) => [p.name, []]));
-  const f = (v) => (v === undefined ? '?' : Number(v).toFixed(3)).padStart(8);
-  console.log(`offered rate ${RATE} req/s for ${DURATION}, open loop, 50 connections (sluice-bench), ${ROUNDS} interleaved rounds`);
+  const f = (v, d = 3) => (v === undefined ? '?' : Number(v).toFixed(d)).padStart(8);
+  const cpu = MODE === 'cpu';
+  console.log(`offered rate ${RATE} req/s for ${DURATION}, open loop, 50 ${TLS ? 'TLS ' : ''}keep-alive connections (sluice-bench), ${ROUNDS} interleaved rounds`);
   console.log(PIN ? `pinned (taskset): proxies on CPU ${PROXY_CPU}; backend and sluice-bench on CPU ${LOAD_CPU}` : 'not pinned');
-  console.log('round proxy      requests   p50 ms   p90 ms   p99 ms  p99.9 ms   max ms   p99 x nginx');
+  if (cpu) console.log('CPU microseconds per response (user + system = total, /proc/PID/stat); backend and sluice-bench for reference');
+  console.log(cpu ? 'round proxy     responses     user      sys    total  x nginx  backend    bench'
+    : 'round proxy      requests   p50 ms   p90 ms   p99 ms  p99.9 ms   max ms   p99 x nginx');
+  const line = (label, r, ng) => console.log(cpu
+    ? `${label.padEnd(5)} ${r.name.padEnd(10)} ${String(r.responses).padStart(8)} ${f(r.user_us, 2)} ${f(r.sys_us, 2)} ${f(r.cpu_us, 2)} ${(r.cpu_us / ng.cpu_us).toFixed(2).padStart(8)} ${f(r.backend_us, 2)} ${f(r.bench_us, 2)}`
+    : `${label.padEnd(5)} ${r.name.padEnd(10)} ${String(r.responses).padStart(8)} ${f(r.p50)} ${f(r.p90)} ${f(r.p99)} ${f(r.p999)} ${f(r.max)}   ${(r.p99 / ng.p99).toFixed(2)}`);
   for (let i = 1; i <= ROUNDS; i++) {
     const round = [];
-    for (const p of proxies) round.push(await measureP99(p.name, p.port));
-    const n99 = round.find((r) => r.name === 'nginx').p99;
+    for (const p of proxies) round.push(await measureP99(p.name, p.port, pids[p.name], backendPid));
+    const ng = round.find((r) => r.name === 'nginx');
     for (const r of round) {
       rows[r.name].push(r);
-      console.log(`${String(i).padEnd(5)} ${r.name.padEnd(10)} ${String(r.responses).padStart(8)} ${f(r.p50)} ${f(r.p90)} ${f(r.p99)} ${f(r.p999)} ${f(r.max)}   ${(r.p99 / n99).toFixed(2)}`);
+      line(String(i), r, ng);
     }
   }
   const median = (xs) => {
     const v = [...xs].sort((a, b) => a - b);
     return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
   };
-  const med = (name, key) => median(rows[name].map((r) => r[key]));
-  const n99 = med('nginx', 'p99');
-  for (const p of proxies) {
-    console.log(`med   ${p.name.padEnd(10)} ${''.padStart(8)} ${f(med(p.name, 'p50'))} ${f(med(p.name, 'p90'))} ${f(med(p.name, 'p99'))} ${f(med(p.name, 'p999'))} ${f(med(p.name, 'max'))}   ${(med(p.name, 'p99') / n99).toFixed(2)}`);
-  }
+  const keys = ['responses', 'p50', 'p90', 'p99', 'p999', 'max', 'user_us', 'sys_us', 'cpu_us', 'backend_us', 'bench_us'];
+  const meds = Object.fromEntries(proxies.map((p) => [p.name, Object.fromEntries([['name', p.name], ...keys.map((k) => [k, median(rows[p.name].map((r) => r[k]))])])]));
+  for (const p of proxies) line('med', { ...meds[p.name], responses: '' }, meds.nginx);
   if (args.includes('--json')) console.log(JSON.stringify(rows));
 }
 
-function sluiceToml(port, backendPort, workers) {
+function sluiceToml(port, backendPort, workers, tls = null) {
   return `[global]
 workers = ${workers}
 access_log = "off"
@@ -300,7 +360,13 @@ max_connections = ${CONNS + 1000}
 keepalive_timeout = "300s"
 [[listener]]
 listen = "127.0.0.1:${port}"
-[pool.b]
+${tls ? `tls = true
+[tls]
+min_version = "1.2"
+[[tls.certificate]]
+cert = "${tls.cert}"
+key = "${tls.key}"
+` : ''}[pool.b]
 servers = ["127.0.0.1:${backendPort}"]
 keepalive = 64
 [[route]]
@@ -309,7 +375,7 @@ split = { b = 100 }
 `;
 }
 
-async function scale(backendPort) {
+async function scale(backendPort, backendPid) {
   const out = [];
   for (const workers of [1, 2]) {
     const port = await freePort();
@@ -317,15 +383,33 @@ async function scale(backendPort) {
     const sl = start(SLUICE, ['-c', path.join(dir, `sluice-${workers}.toml`)], `sluice-${workers}`);
     await waitPort(port);
     cp.execFileSync('wrk', ['-t2', '-c100', '-d2s', `http://127.0.0.1:${port}/`]); // warm-up
-    const txt = cp.execFileSync('wrk', ['-t2', '-c100', `-d${DURATION}`, `http://127.0.0.1:${port}/`]).toString();
-    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(txt)[1]);
-    out.push({ workers, rps });
+    const s0 = cpuTicks(sl.pid);
+    const b0 = cpuTicks(backendPid);
+    const t = runTimed('wrk', ['-t2', '-c100', `-d${DURATION}`, `http://127.0.0.1:${port}/`]);
+    const s1 = cpuTicks(sl.pid);
+    const b1 = cpuTicks(backendPid);
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(t.stdout)[1]);
+    const n = Number(/(\d+) requests in/.exec(t.stdout)[1]);
+    const per = (ticks) => (ticks * TICK_US) / n;
+    out.push({
+      workers, rps,
+      sluice_us: per(s1.user - s0.user + s1.sys - s0.sys),
+      backend_us: per(b1.user - b0.user + b1.sys - b0.sys),
+      wrk_us: per(t.user + t.sys),
+    });
     sl.kill('SIGTERM');
     await sleep(500);
   }
-  console.log(`sluice workers scaling: wrk -t2 -c100 -d${DURATION}, nothing pinned (${os.cpus().length} CPUs shared by wrk, the backend and sluice)`);
-  for (const r of out) console.log(`workers=${r.workers}  ${r.rps.toFixed(0)} req/s`);
-  console.log(`2 workers / 1 worker: ${(out[1].rps / out[0].rps).toFixed(2)}x`);
+  const ncpu = os.cpus().length;
+  console.log(`sluice workers scaling: wrk -t2 -c100 -d${DURATION}, nothing pinned (${ncpu} CPUs shared by wrk, the backend and sluice)`);
+  console.log('CPU microseconds per request (/proc, user + system) of each process; ceiling = all CPUs / their sum');
+  for (const r of out) {
+    const sum = r.sluice_us + r.backend_us + r.wrk_us;
+    console.log(`workers=${r.workers}  ${r.rps.toFixed(0).padStart(6)} req/s   sluice ${r.sluice_us.toFixed(1)}  backend ${r.backend_us.toFixed(1)}  wrk ${r.wrk_us.toFixed(1)}  sum ${sum.toFixed(1)}  ceiling ${((ncpu * 1e6) / sum).toFixed(0)} req/s`);
+  }
+  const s1 = out[0].sluice_us + out[0].backend_us + out[0].wrk_us;
+  console.log(`2 workers / 1 worker: ${(out[1].rps / out[0].rps).toFixed(2)}x (the ceiling at one worker's costs is ${((ncpu * 1e6) / s1 / out[0].rps).toFixed(2)}x one worker's rate)`);
+  if (args.includes('--json')) console.log(JSON.stringify(out));
 }
 
 main()
