@@ -114,7 +114,7 @@ class Session {
   // --- state
   bool handshake_done() const { return handshake_done_; }
   bool resumed() const;              // valid once handshake_done()
-  std::string_view alpn() const;     // "http/1.1" or empty
+  std::string_view alpn() const;     // "http/1.1", "http/1.0" or empty
   std::string_view sni() const;      // server name sent by the client, or empty
   std::string_view version() const;  // "TLSv1.3", ...
   std::string_view cipher() const;   // "TLS_AES_128_GCM_SHA256", ...

@@ -62,7 +62,7 @@ size_t drain(Session& s, std::string* sink, Status* status) {
 
 }  // namespace
 
-void pump(Session& client, Session& server, Wire* w, size_t chunk) {
+void pump(Session& client, Session& server, Wire* w, size_t chunk, Tamper* tamper) {
   for (int idle = 0; idle < 2 && w->rounds < 100000;) {
     ++w->rounds;
     size_t progress = 0;
@@ -70,6 +70,13 @@ void pump(Session& client, Session& server, Wire* w, size_t chunk) {
     while (client.pending_output() > 0) {
       std::vector<char> buf(std::min(chunk, client.pending_output()));
       size_t n = client.read_output(buf.data(), buf.size());
+      if (tamper != nullptr) {
+        if (tamper->at >= tamper->passed && tamper->at - tamper->passed < n) {
+          buf[tamper->at - tamper->passed] =
+              static_cast<char>(buf[tamper->at - tamper->passed] ^ tamper->mask);
+        }
+        tamper->passed += n;
+      }
       server.feed(buf.data(), n);
       progress += n;
       progress += drain(server, &w->server_received, &w->server_status);

@@ -39,9 +39,18 @@ struct Wire {
   size_t rounds = 0;
 };
 
+// A man in the middle for fuzzing: the byte at offset `at` of everything the
+// client sends is XORed with `mask` on its way to the server.
+struct Tamper {
+  size_t at = SIZE_MAX;
+  uint8_t mask = 0;
+  size_t passed = 0;  // client bytes delivered so far
+};
+
 // Shuttles ciphertext both ways and drains plaintext until nothing moves.
 // `chunk` caps each feed() (small feeds exercise partial records).
-void pump(Session& client, Session& server, Wire* wire, size_t chunk = SIZE_MAX);
+void pump(Session& client, Session& server, Wire* wire, size_t chunk = SIZE_MAX,
+          Tamper* tamper = nullptr);
 
 // A full handshake between a fresh client and a fresh server Session; true when
 // both completed. Returns the sessions through the out parameters.
