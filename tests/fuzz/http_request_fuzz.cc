@@ -12,7 +12,6 @@
 // echoes Host and target: it must read back with exactly that Location.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -22,6 +21,7 @@
 #include "proxy/http/parser.h"
 #include "proxy/redirect.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/http_feed.h"
 
 namespace {
 

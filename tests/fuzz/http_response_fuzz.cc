@@ -11,8 +11,6 @@
 // header exactly once, and without the hop-by-hop headers sluice removes.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +18,7 @@
 #include "proxy/http/headers.h"
 #include "proxy/http/parser.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/http_feed.h"
 
 namespace {
 

@@ -8,8 +8,6 @@
 // parses back to the same routes; a refused split body or query says why.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 

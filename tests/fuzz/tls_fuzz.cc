@@ -10,10 +10,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <string>
 
+#include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/tls_world.h"
 #include "tls/session.h"
 
@@ -35,10 +35,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       r = s->handshake();
     }
     if (s->handshake_done() && r.status != tls::Status::Error) {
-      if (s->alpn() != "" && s->alpn() != "http/1.1" && s->alpn() != "http/1.0") abort();
+      if (s->alpn() != "" && s->alpn() != "http/1.1" && s->alpn() != "http/1.0") {
+        sluice::fuzz::fail("ALPN other than HTTP/1.x", s->alpn());
+      }
       r = s->read(plain, sizeof plain);
     } else if (r.status == tls::Status::Ok && !s->handshake_done()) {
-      abort();  // "done" without a finished handshake
+      sluice::fuzz::fail("handshake() said done without a finished handshake");
     }
     s->take_output(&out);  // what would go to the client
     if (r.status == tls::Status::Error || r.status == tls::Status::Closed) return 0;

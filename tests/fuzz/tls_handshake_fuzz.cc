@@ -25,12 +25,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/tls_world.h"
 #include "tests/unit/tls/client.h"
 #include "tls/session.h"
@@ -39,12 +38,7 @@ namespace {
 
 namespace tls = sluice::tls;
 namespace tt = sluice::tls::testing;
-
-[[noreturn]] void fail(const char* what, std::string_view detail = {}) {
-  fprintf(stderr, "property broken: %s [%.*s]\n", what, static_cast<int>(detail.size()),
-          detail.data());
-  abort();
-}
+using sluice::fuzz::fail;
 
 // The input, a byte at a time; zeros once it runs out.
 class Input {
