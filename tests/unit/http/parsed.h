@@ -14,12 +14,17 @@
 
 namespace sluice::http {
 
+// One execute() over all of `raw`, from a fresh message start.
+inline Parser::Result execute_all(Parser& p, const std::string& raw, std::vector<Slice>* body) {
+  p.begin_message(raw.data());
+  return p.execute(raw.data(), raw.size(), body);
+}
+
 class Parsed {
  public:
   Parsed(Parser::Kind kind, std::string raw) : raw_(std::move(raw)), p_(kind) {
     std::vector<Slice> body;
-    p_.begin_message(raw_.data());
-    event_ = p_.execute(raw_.data(), raw_.size(), &body).event;
+    event_ = execute_all(p_, raw_, &body).event;
     ok_ = event_ != Parser::Event::Error && p_.head_done();
   }
   bool ok() const { return ok_; }
@@ -52,12 +57,6 @@ inline std::string_view url(const Parser& p) {
 }
 inline std::string_view reason(const Parser& p) {
   return p.head().reason.view(p.base());
-}
-
-// One execute() over all of `raw`, from a fresh message start.
-inline Parser::Result execute_all(Parser& p, const std::string& raw, std::vector<Slice>* body) {
-  p.begin_message(raw.data());
-  return p.execute(raw.data(), raw.size(), body);
 }
 
 inline const char* event_name(Parser::Event e) {
