@@ -19,7 +19,7 @@
 //   ...); each round's figures and the median of the rounds are printed.
 // p99: sluice-bench (next to the sluice binary) offers the same fixed rate
 //   to each proxy (open loop, 50 connections) and reports its percentiles,
-//   in interleaved rounds (see p99Rounds), with the median of the rounds.
+//   in interleaved rounds (see rateRounds), with the median of the rounds.
 //   Pinned as compare.sh pins (unless --no-pin): every proxy on CPU 0, the
 //   backend and sluice-bench on CPU 1, so a proxy's tail is not its
 //   neighbours' scheduling.
@@ -163,7 +163,7 @@ async function openIdle(port, n) {
 // sluice-bench at RATE for DURATION against one proxy (after a 1 s warm-up):
 // its percentiles, and the CPU per response of the proxy (pid), the backend
 // (backendPid) and sluice-bench itself.
-async function measureP99(name, port, pid, backendPid) {
+async function measureAtRate(name, port, pid, backendPid) {
   const bench = path.join(path.dirname(SLUICE), 'sluice-bench');
   const run = (d) => {
     const t = runTimed(...pinned(LOAD_CPU, bench, ['--rate', String(RATE), '-d', d, '-c', '50', '--json', '--no-progress',
@@ -273,7 +273,7 @@ backend b
   fs.writeFileSync(path.join(dir, 'sluice.toml'), sluiceToml(sport, backendPort, 1, TLS ? { cert, key } : null));
   proxies.push({ name: 'sluice', port: sport, run: () => start(SLUICE, ['-c', path.join(dir, 'sluice.toml')], 'sluice') });
 
-  if (MODE === 'p99' || MODE === 'cpu') return p99Rounds(proxies, backend.pid);
+  if (MODE === 'p99' || MODE === 'cpu') return rateRounds(proxies, backend.pid);
   // rss: one proxy at a time, alone with the backend, a fresh process each
   // round; the rounds interleave the proxies, and the median is reported.
   const rounds = [];
@@ -314,7 +314,7 @@ backend b
 // minute of this shared machine lands on all of them rather than on one.
 // Reports each round and the median of the rounds.
 // cpu: the same rounds, reporting CPU per response instead of latency.
-async function p99Rounds(proxies, backendPid) {
+async function rateRounds(proxies, backendPid) {
   const pids = {};
   for (const p of proxies) pids[p.name] = p.run().pid;
   for (const p of proxies) await waitPort(p.port);
@@ -331,7 +331,7 @@ async function p99Rounds(proxies, backendPid) {
     : `${label.padEnd(5)} ${r.name.padEnd(10)} ${String(r.responses).padStart(8)} ${f(r.p50)} ${f(r.p90)} ${f(r.p99)} ${f(r.p999)} ${f(r.max)}   ${(r.p99 / ng.p99).toFixed(2)}`);
   for (let i = 1; i <= ROUNDS; i++) {
     const round = [];
-    for (const p of proxies) round.push(await measureP99(p.name, p.port, pids[p.name], backendPid));
+    for (const p of proxies) round.push(await measureAtRate(p.name, p.port, pids[p.name], backendPid));
     const ng = round.find((r) => r.name === 'nginx');
     for (const r of round) {
       rows[r.name].push(r);
