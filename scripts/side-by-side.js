@@ -22,7 +22,8 @@
 //   in interleaved rounds (see rateRounds), with the median of the rounds.
 //   Pinned as compare.sh pins (unless --no-pin): every proxy on CPU 0, the
 //   backend and sluice-bench on CPU 1, so a proxy's tail is not its
-//   neighbours' scheduling.
+//   neighbours' scheduling. Plain p99 also measures "direct", sluice-bench
+//   straight to the backend: the tail CPU 1 makes with no proxy at all.
 // scale: sluice alone with workers = 1, then 2; wrk -t2 -c100 for the
 //   duration; req/s of 2 workers over 1. Nothing is pinned: the load
 //   generator and the backend share the same cores as sluice. Also prints
@@ -273,7 +274,12 @@ backend b
   fs.writeFileSync(path.join(dir, 'sluice.toml'), sluiceToml(sport, backendPort, 1, TLS ? { cert, key } : null));
   proxies.push({ name: 'sluice', port: sport, run: () => start(SLUICE, ['-c', path.join(dir, 'sluice.toml')], 'sluice') });
 
-  if (MODE === 'p99' || MODE === 'cpu') return rateRounds(proxies, backend.pid);
+  if (MODE === 'p99' || MODE === 'cpu') {
+    // p99 (plain): sluice-bench straight to the backend as well, the tail of
+    // CPU 1 alone, the floor under every proxy's figure.
+    const direct = MODE === 'p99' && !TLS ? [{ name: 'direct', port: backendPort, pid: backend.pid }] : [];
+    return rateRounds(proxies, direct, backend.pid);
+  }
   // rss: one proxy at a time, alone with the backend, a fresh process each
   // round; the rounds interleave the proxies, and the median is reported.
   const rounds = [];
@@ -314,10 +320,14 @@ backend b
 // minute of this shared machine lands on all of them rather than on one.
 // Reports each round and the median of the rounds.
 // cpu: the same rounds, reporting CPU per response instead of latency.
-async function rateRounds(proxies, backendPid) {
+// `direct`: already running servers measured in the same rounds, after the
+// proxies ([{name, port, pid}]).
+async function rateRounds(started, direct, backendPid) {
   const pids = {};
-  for (const p of proxies) pids[p.name] = p.run().pid;
-  for (const p of proxies) await waitPort(p.port);
+  for (const p of started) pids[p.name] = p.run().pid;
+  for (const p of started) await waitPort(p.port);
+  for (const d of direct) pids[d.name] = d.pid;
+  const proxies = started.concat(direct);
   const rows = Object.fromEntries(proxies.map((p) => [p.name, []]));
   const f = (v, d = 3) => (v === undefined ? '?' : Number(v).toFixed(d)).padStart(8);
   const cpu = MODE === 'cpu';
