@@ -299,17 +299,15 @@ void Exchange::on_upstream_written(int status) {
     upstream_failed(uv_strerror(status), false);
     return;
   }
-  Buffer& in = d_->in();
   if (phase_ == Phase::Tunnel) {
-    in.pos = in.end = 0;
     if (d_->read_eof_) {
       d_->abort();
       return;
     }
-    d_->want_read();
-    tunnel_client_data();
+    tunnel_client_data();  // the buffer is drained: back to the pool, read on
     return;
   }
+  Buffer& in = d_->in();
   if (in.empty()) {
     in.pos = in.end = 0;
     d_->msg_start_ = 0;
@@ -490,13 +488,7 @@ void Exchange::on_client_written() {
     return;
   }
   if (phase_ == Phase::Tunnel) {
-    Buffer& in = up_->in();
-    in.pos = in.end = 0;
-    if (up_eof_) {
-      d_->abort();
-      return;
-    }
-    up_->read_start();
+    tunnel_upstream_data();  // drained: back to the pool, read on (or close after EOF)
     return;
   }
   if (local_response_) {
@@ -615,7 +607,9 @@ void Exchange::tunnel_client_data() {
   if (phase_ != Phase::Tunnel || up_ == nullptr || up_writing_) return;
   Buffer& in = d_->in();
   if (in.unread() == 0) {
-    in.pos = in.end = 0;
+    // Drained, and no upstream write points into it: the buffer goes back to
+    // the pool (the next read takes one), so an idle tunnel holds none.
+    d_->worker().buffers().release(in);
     d_->want_read();
     return;
   }
@@ -629,8 +623,9 @@ void Exchange::tunnel_client_data() {
 void Exchange::tunnel_upstream_data() {
   if (phase_ != Phase::Tunnel || up_ == nullptr || d_->write_pending()) return;
   Buffer& in = up_->in();
-  if (in.data == nullptr || in.unread() == 0) {
-    in.pos = in.end = 0;
+  if (in.unread() == 0) {
+    // As on the client side: no client write points into it any more.
+    d_->worker().upstream_buffers().release(in);
     if (up_eof_) {
       d_->abort();
       return;

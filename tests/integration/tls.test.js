@@ -3,6 +3,7 @@
 // SIGHUP certificate reload). Certificates are generated with the openssl CLI at
 // test time (lib/tls.js); handshakes are checked with `openssl s_client`, curl and
 // node:tls. The redirect listener has its own file, redirect.test.js.
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { test, before, after } = require('node:test');
@@ -359,4 +360,28 @@ test('SIGHUP with a broken certificate: reload_failed logged, the old certificat
   assert.deepEqual(c.responses().map((r) => r.status), [200, 200]);
   c.close();
   assert.equal(sl.exited, null);
+});
+
+test('WebSocket over TLS: tunnelled both ways, and again after the tunnel sat idle', { timeout: 30000 }, async () => {
+  const { port, up } = await tlsSluice({ upstream: { pool: 'ws' } });
+  const c = await t.tlsConnect(port, { ca: certs.ca.cert });
+  c.write('GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+  await c.waitFor((d) => d.includes('\r\n\r\n'));
+  const headEnd = c.data.indexOf('\r\n\r\n') + 4;
+  assert.match(c.data.subarray(0, headEnd).toString('latin1'), /^HTTP\/1\.1 101 /);
+  assert.equal(up.upgrades.length, 1);
+  // Many records each way, then a pause long enough for the worker to give
+  // the tunnel's idle buffers back and trim them, then more bytes.
+  const sent = [crypto.randomBytes(300000), Buffer.from('after the pause')];
+  let want = headEnd;
+  for (const [i, m] of sent.entries()) {
+    if (i > 0) await h.sleep(2500);
+    want += m.length;
+    c.write(m);
+    await c.waitFor((d) => d.length >= want, 10000);
+    assert.ok(c.data.subarray(want - m.length, want).equals(m), `message ${i} echoed byte for byte`);
+  }
+  assert.equal(c.data.length, want, 'nothing more than the echo');
+  assert.ok(!c.closed, 'tunnel still open');
+  c.close();
 });
