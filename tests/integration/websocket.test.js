@@ -83,7 +83,7 @@ async function echo(c, message) {
   assert.ok(c.data.subarray(want - message.length).equals(message), 'echoed byte for byte');
 }
 
-test('idle tunnels hold no read buffers, and carry bytes again when they wake', async () => {
+test('idle tunnels hold no read buffers, and carry bytes again when they wake', async (t) => {
   // Warm-up: the pools, the upstream keep-alive machinery, the heap.
   const warm = await openTunnel(sl.port);
   await echo(warm, crypto.randomBytes(12 * 1024));
@@ -97,8 +97,9 @@ test('idle tunnels hold no read buffers, and carry bytes again when they wake', 
   // Buffers given back are trimmed after a second of disuse.
   await h.sleep(2500);
   const perTunnel = (sl.rss() - base) / TUNNELS;
-  assert.ok(perTunnel < PER_TUNNEL_LIMIT_KIB,
-    `an idle tunnel costs ${perTunnel.toFixed(1)} KiB of sluice's RSS (limit ${PER_TUNNEL_LIMIT_KIB})`);
+  const what = `an idle tunnel costs ${perTunnel.toFixed(1)} KiB of sluice's RSS (limit ${PER_TUNNEL_LIMIT_KIB})`;
+  if (h.sanitizedBuild()) t.diagnostic(`${what}; not checked under AddressSanitizer`);
+  else assert.ok(perTunnel < PER_TUNNEL_LIMIT_KIB, what);
 
   // Every tunnel still works both ways after its buffers went back.
   await Promise.all(tunnels.map((c) => echo(c, Buffer.from(`still here ${crypto.randomBytes(4).toString('hex')}`))));

@@ -741,6 +741,15 @@ function json(res) {
   return JSON.parse(res.body.toString('utf8'));
 }
 
+// True when the sluice under test is built with AddressSanitizer, whose
+// allocator keeps freed memory in quarantine and adds shadow pages: its RSS
+// then says little about sluice's own memory.
+let sanitized;
+function sanitizedBuild() {
+  if (sanitized === undefined) sanitized = fs.readFileSync(SLUICE_BIN).includes('__asan_init');
+  return sanitized;
+}
+
 function rssKiB(pid) {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -853,6 +862,7 @@ module.exports = {
   request,
   json,
   rssKiB,
+  sanitizedBuild,
   startNginx,
   cleanup,
 };
