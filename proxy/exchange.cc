@@ -598,6 +598,11 @@ void Exchange::send_local() {
 void Exchange::enter_tunnel() {
   phase_ = Phase::Tunnel;
   d_->enter_tunnel();
+  // Both heads are sent and parsed: what only they needed goes back, so an
+  // idle tunnel holds its connections' state and no more.
+  if (!up_writing_) s().release_heads();
+  d_->parser().release_headers();
+  if (up_ != nullptr) up_->parser().release_headers();
   // Bytes that came with the heads belong to the tunnel.
   tunnel_client_data();
   tunnel_upstream_data();

@@ -43,6 +43,21 @@ struct ExchangeScratch {
   std::string resp_head;
   std::vector<http::Slice> slices;
   std::vector<uv_buf_t> iov;
+  // The capacities an ordinary request and response need: no regrowth later.
+  static constexpr size_t kHeadReserve = 1024;
+  void reserve() {
+    iov.reserve(8);
+    slices.reserve(8);
+    up_head.reserve(kHeadReserve);
+    resp_head.reserve(kHeadReserve);
+  }
+  // A tunnel needs the head texts no more and may live for hours: their
+  // memory goes back (and the worker does not pool this state again).
+  void release_heads() {
+    std::string().swap(up_head);
+    std::string().swap(resp_head);
+  }
+  bool heads_released() const { return up_head.capacity() < kHeadReserve; }
   void clear() {
     path.clear();
     set_cookie.clear();

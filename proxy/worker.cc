@@ -263,20 +263,16 @@ void Worker::on_resume_timer(uv_timer_t* t) {
 RequestState* Worker::take_request() {
   if (RequestState* r = request_free_.take()) return r;
   auto* r = new RequestState;
-  // The sizes an ordinary request and response need: no regrowth later.
-  ExchangeScratch& s = r->ex.s();
-  s.iov.reserve(8);
-  s.slices.reserve(8);
-  s.up_head.reserve(1024);
-  s.resp_head.reserve(1024);
+  r->ex.s().reserve();
   return r;
 }
 
 void Worker::give_request(RequestState* r) {
   ExchangeScratch& s = r->ex.s();
-  // One that grew for a huge head goes back to the allocator.
+  // One that grew for a huge head, or gave its texts back for a tunnel, goes
+  // back to the allocator.
   if (s.up_head.capacity() > kMaxKeptText || s.resp_head.capacity() > kMaxKeptText ||
-      r->out.capacity() > kMaxKeptText) {
+      r->out.capacity() > kMaxKeptText || s.heads_released()) {
     delete r;
     return;
   }

@@ -81,6 +81,9 @@ class Parser {
   // Back to a new connection's state (a pooled parser taken by another
   // connection); the head's capacity is kept.
   void reset();
+  // Frees the head's header list (its spans point at bytes long gone): for
+  // a parser whose connection became a tunnel.
+  void release_headers() { std::vector<HeaderSpan>().swap(head_.headers); }
   // The block holding the current head moved (caller compacted its buffer).
   void rebase(const char* base) { base_ = base; }
   const char* base() const { return base_; }
