@@ -39,6 +39,10 @@ Downstream::Downstream(Worker& w, const Listener& listener) : w_(w), listener_(l
 Downstream::~Downstream() {
   Timeouts::disarm(timeout_);
   give_request();
+  release_in();
+}
+
+void Downstream::release_in() {
   w_.buffers().release(in_);
 }
 
@@ -581,7 +585,7 @@ void Downstream::arm_body_timer() {
 
 void Downstream::release_buffer_if_idle() {
   if (!in_.empty() || writing_ || state_ != State::ReadHead) return;
-  w_.buffers().release(in_);
+  release_in();
   if (!ex_active()) give_request();
 }
 

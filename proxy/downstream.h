@@ -94,6 +94,9 @@ class Downstream {
   // ---- exchange ----
   Worker& worker() { return w_; }
   Buffer& in() { return in_; }
+  // Gives the input buffer back to the worker's pool (the next read takes
+  // one): only when it is drained and no write points into it.
+  void release_in();
   http::Parser& parser() { return rq().parser; }
   std::string_view client_ip() const { return {client_ip_buf_, client_ip_len_}; }
   bool tls() const { return tls_ != nullptr; }

@@ -614,7 +614,7 @@ void Exchange::tunnel_client_data() {
   if (in.unread() == 0) {
     // Drained, and no upstream write points into it: the buffer goes back to
     // the pool (the next read takes one), so an idle tunnel holds none.
-    d_->worker().buffers().release(in);
+    d_->release_in();
     d_->want_read();
     return;
   }
@@ -630,7 +630,7 @@ void Exchange::tunnel_upstream_data() {
   Buffer& in = up_->in();
   if (in.unread() == 0) {
     // As on the client side: no client write points into it any more.
-    d_->worker().upstream_buffers().release(in);
+    up_->release_in();
     if (up_eof_) {
       d_->abort();
       return;

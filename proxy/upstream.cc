@@ -23,8 +23,12 @@ Upstream::Upstream(Worker& w, uint32_t pool, uint32_t server, uint64_t generatio
 
 Upstream::~Upstream() {
   Timeouts::disarm(timeout_);
-  w_.upstream_buffers().release(in_);
+  release_in();
   UpstreamGauges::add(w_.upstream_gauges().open, -1);
+}
+
+void Upstream::release_in() {
+  w_.upstream_buffers().release(in_);
 }
 
 void Upstream::connect(Exchange* owner, const sockaddr_storage& sa, uint64_t timeout_ms) {
@@ -165,7 +169,7 @@ void Upstream::go_idle(uint64_t idle_ms) {
   owner_ = nullptr;
   idle_ = true;
   complete_ = false;
-  w_.upstream_buffers().release(in_);
+  release_in();
   parser_.resume();
   parser_.set_response_to_head(false);
   arm_timeout(idle_ms);

@@ -58,6 +58,8 @@ class Upstream {
   void close();  // deletes itself once libuv is done with the handles
 
   Buffer& in() { return in_; }
+  // As Downstream::release_in, to the worker's upstream pool.
+  void release_in();
   http::Parser& parser() { return parser_; }
   uint32_t pool() const { return pool_; }
   uint32_t server() const { return server_; }
