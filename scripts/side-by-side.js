@@ -99,20 +99,23 @@ function rssKiB(pid) {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m[1]);
 }
+// The fields of a /proc/PID/stat text from field 3 on (f[0] is field 3; the
+// name before it may hold spaces).
+const statFields = (stat) => stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 // User and system CPU of a process (all its threads) so far, in clock ticks.
 function cpuTicks(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3
+  const f = statFields(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
   return { user: Number(f[11]), sys: Number(f[12]) };
 }
+// User + system ticks between two cpuTicks() readings.
+const spent = (a, b) => b.user - a.user + b.sys - a.sys;
 const TICK_US = 1e6 / Number(cp.execFileSync('getconf', ['CLK_TCK']).toString());
 // Runs cmd to completion; its stdout and the CPU it used (its exited children's
 // ticks as its shell sees them).
 function runTimed(cmd, argv) {
   const out = cp.execFileSync('sh', ['-c', '"$@" && echo && cat /proc/$$/stat', 'sh', cmd, ...argv], { maxBuffer: 1 << 24 }).toString();
   const nl = out.trimEnd().lastIndexOf('\n');
-  const stat = out.slice(nl + 1);
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const f = statFields(out.slice(nl + 1));
   return { stdout: out.slice(0, nl), user: Number(f[13]), sys: Number(f[14]) };
 }
 // [cmd, argv] run on `cpu` when pinning (taskset), unchanged otherwise.
@@ -182,8 +185,8 @@ async function measureAtRate(name, port, pid, backendPid) {
   return {
     name, requests: r.requests, rate: r.rate, responses: r.responses, errors: r.errors.total,
     p50: lat.p50, p90: lat.p90, p99: lat.p99, p999: lat.p99_9, max: lat.max,
-    user_us: per(p1.user - p0.user), sys_us: per(p1.sys - p0.sys), cpu_us: per(p1.user - p0.user + p1.sys - p0.sys),
-    backend_us: per(b1.user - b0.user + b1.sys - b0.sys), bench_us: per(r.bench_ticks),
+    user_us: per(p1.user - p0.user), sys_us: per(p1.sys - p0.sys), cpu_us: per(spent(p0, p1)),
+    backend_us: per(spent(b0, b1)), bench_us: per(r.bench_ticks),
   };
 }
 
@@ -401,24 +404,20 @@ async function scale(backendPort, backendPid) {
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(t.stdout)[1]);
     const n = Number(/(\d+) requests in/.exec(t.stdout)[1]);
     const per = (ticks) => (ticks * TICK_US) / n;
-    out.push({
-      workers, rps,
-      sluice_us: per(s1.user - s0.user + s1.sys - s0.sys),
-      backend_us: per(b1.user - b0.user + b1.sys - b0.sys),
-      wrk_us: per(t.user + t.sys),
-    });
+    const r = { workers, rps, sluice_us: per(spent(s0, s1)), backend_us: per(spent(b0, b1)), wrk_us: per(t.user + t.sys) };
+    r.sum_us = r.sluice_us + r.backend_us + r.wrk_us;
+    out.push(r);
     sl.kill('SIGTERM');
     await sleep(500);
   }
   const ncpu = os.cpus().length;
   console.log(`sluice workers scaling: wrk -t2 -c100 -d${DURATION}, nothing pinned (${ncpu} CPUs shared by wrk, the backend and sluice)`);
   console.log('CPU microseconds per request (/proc, user + system) of each process; ceiling = all CPUs / their sum');
+  const ceiling = (r) => (ncpu * 1e6) / r.sum_us;
   for (const r of out) {
-    const sum = r.sluice_us + r.backend_us + r.wrk_us;
-    console.log(`workers=${r.workers}  ${r.rps.toFixed(0).padStart(6)} req/s   sluice ${r.sluice_us.toFixed(1)}  backend ${r.backend_us.toFixed(1)}  wrk ${r.wrk_us.toFixed(1)}  sum ${sum.toFixed(1)}  ceiling ${((ncpu * 1e6) / sum).toFixed(0)} req/s`);
+    console.log(`workers=${r.workers}  ${r.rps.toFixed(0).padStart(6)} req/s   sluice ${r.sluice_us.toFixed(1)}  backend ${r.backend_us.toFixed(1)}  wrk ${r.wrk_us.toFixed(1)}  sum ${r.sum_us.toFixed(1)}  ceiling ${ceiling(r).toFixed(0)} req/s`);
   }
-  const s1 = out[0].sluice_us + out[0].backend_us + out[0].wrk_us;
-  console.log(`2 workers / 1 worker: ${(out[1].rps / out[0].rps).toFixed(2)}x (the ceiling at one worker's costs is ${((ncpu * 1e6) / s1 / out[0].rps).toFixed(2)}x one worker's rate)`);
+  console.log(`2 workers / 1 worker: ${(out[1].rps / out[0].rps).toFixed(2)}x (the ceiling at one worker's costs is ${(ceiling(out[0]) / out[0].rps).toFixed(2)}x one worker's rate)`);
   if (args.includes('--json')) console.log(JSON.stringify(out));
 }
 

@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -90,49 +91,32 @@ bool offers(const std::string& alpn_list, std::string_view proto) {
 }
 
 std::string choose_sni(Input& in) {
-  switch (in.byte() % 8) {
-    case 0:
-      return "";
-    case 1:
-      return "a.test";
-    case 2:
-      return "b.test";
-    case 3:
-      return "www.b.test";
-    case 4:
-      return "WWW.B.Test.";
-    case 5:
-      return "deep.www.b.test";  // a wildcard covers one label only
-    default:
-      return in.text(64);
-  }
+  static const char* const kFixed[] = {
+      "",
+      "a.test",
+      "b.test",
+      "www.b.test",
+      "WWW.B.Test.",
+      "deep.www.b.test",  // a wildcard covers one label only
+  };
+  const size_t pick = in.byte() % 8;
+  return pick < std::size(kFixed) ? kFixed[pick] : in.text(64);
 }
 
 std::string choose_alpn(Input& in) {
-  switch (in.byte() % 7) {
-    case 0:
-      return "";
-    case 1:
-      return "http/1.1";
-    case 2:
-      return "h2,http/1.1";
-    case 3:
-      return "http/1.0";
-    case 4:
-      return "h2";
-    default: {
-      // One to four names of 1-12 bytes (the test client joins them with commas).
-      std::string list;
-      const int n = 1 + in.byte() % 4;
-      for (int i = 0; i < n; ++i) {
-        std::string name = in.text(12, ',');
-        if (name.empty()) name = "x";
-        if (!list.empty()) list.push_back(',');
-        list += name;
-      }
-      return list;
-    }
+  static const char* const kFixed[] = {"", "http/1.1", "h2,http/1.1", "http/1.0", "h2"};
+  const size_t pick = in.byte() % 7;
+  if (pick < std::size(kFixed)) return kFixed[pick];
+  // One to four names of 1-12 bytes (the test client joins them with commas).
+  std::string list;
+  const int n = 1 + in.byte() % 4;
+  for (int i = 0; i < n; ++i) {
+    std::string name = in.text(12, ',');
+    if (name.empty()) name = "x";
+    if (!list.empty()) list.push_back(',');
+    list += name;
   }
+  return list;
 }
 
 void check_done(const tt::ClientOptions& o, tls::Session& client, tls::Session& server) {

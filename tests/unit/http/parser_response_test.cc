@@ -129,8 +129,7 @@ TEST(ParserResponse, CloseDelimitedBodyCompletesOnFinish) {
 TEST(ParserResponse, Http10CloseDelimitedEmptyBody) {
   const std::string raw = "HTTP/1.0 200 OK\r\n\r\n";
   Parser p(Kind::Response);
-  p.begin_message(raw.data());
-  Parser::Result r = p.execute(raw.data(), raw.size(), nullptr);
+  Parser::Result r = execute_all(p, raw, nullptr);
   EXPECT_EQ(r.event, Event::NeedMore);
   EXPECT_TRUE(p.needs_eof());
   EXPECT_EQ(p.head().http_minor, 0);
@@ -146,8 +145,7 @@ TEST(ParserResponse, FinishDoesNotCompleteATruncatedMessage) {
     const std::string raw = raw_c;
     Parser p(Kind::Response);
     std::vector<Slice> body;
-    p.begin_message(raw.data());
-    EXPECT_EQ(p.execute(raw.data(), raw.size(), &body).event, Event::NeedMore);
+    EXPECT_EQ(execute_all(p, raw, &body).event, Event::NeedMore);
     if (p.head_done()) {
       EXPECT_FALSE(p.needs_eof());
     }
@@ -248,8 +246,7 @@ TEST(ParserResponse, MalformedStatusLineIsAnError) {
     const std::string raw = raw_c;
     Parser p(Kind::Response);
     std::vector<Slice> body;
-    p.begin_message(raw.data());
-    EXPECT_EQ(p.execute(raw.data(), raw.size(), &body).event, Event::Error);
+    EXPECT_EQ(execute_all(p, raw, &body).event, Event::Error);
   }
 }
 

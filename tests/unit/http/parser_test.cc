@@ -88,8 +88,7 @@ TEST(ParserRequest, MethodsAndHeaderValueWhitespace) {
       "X-Pad: \t padded value \t \r\n"
       "\r\n";
   Parser p(Kind::Request);
-  p.begin_message(raw.data());
-  Parser::Result r = p.execute(raw.data(), raw.size(), nullptr);
+  Parser::Result r = execute_all(p, raw, nullptr);
   ASSERT_EQ(r.event, Event::HeadComplete) << p.error_reason();
   EXPECT_EQ(p.head().method, HTTP_DELETE);
   EXPECT_EQ(url(p), "/items/7");
@@ -159,8 +158,7 @@ TEST(ParserRequest, ContentLengthBodySlices) {
       "\r\n";
   const std::string raw = head + "hello world";
   Parser p(Kind::Request);
-  p.begin_message(raw.data());
-  Parser::Result r = p.execute(raw.data(), raw.size(), nullptr);
+  Parser::Result r = execute_all(p, raw, nullptr);
   ASSERT_EQ(r.event, Event::HeadComplete);
   ASSERT_EQ(r.consumed, head.size());
   EXPECT_EQ(p.head().method, HTTP_POST);
@@ -218,8 +216,7 @@ TEST(ParserRequest, ChunkedBodyWithExtensionsAndTrailers) {
       "\r\n";
   const std::string raw = head + chunks + "NEXT";
   Parser p(Kind::Request);
-  p.begin_message(raw.data());
-  Parser::Result r = p.execute(raw.data(), raw.size(), nullptr);
+  Parser::Result r = execute_all(p, raw, nullptr);
   ASSERT_EQ(r.event, Event::HeadComplete);
   ASSERT_EQ(r.consumed, head.size());
   EXPECT_TRUE(p.head().chunked);
@@ -374,8 +371,7 @@ TEST(ParserRequest, Http10KeepAlive) {
     SCOPED_TRACE(c.raw);
     const std::string raw = c.raw;
     Parser p(Kind::Request);
-    p.begin_message(raw.data());
-    Parser::Result r = p.execute(raw.data(), raw.size(), nullptr);
+    Parser::Result r = execute_all(p, raw, nullptr);
     ASSERT_EQ(r.event, Event::HeadComplete);
     EXPECT_EQ(p.head().http_major, 1);
     EXPECT_EQ(p.head().http_minor, c.minor);
@@ -395,8 +391,7 @@ TEST(ParserRequest, UpgradeRequestIsFlaggedAndStopsTheParser) {
   const std::string frames = "\x81\x05hello";
   const std::string raw = head + frames;
   Parser p(Kind::Request);
-  p.begin_message(raw.data());
-  Parser::Result r = p.execute(raw.data(), raw.size(), nullptr);
+  Parser::Result r = execute_all(p, raw, nullptr);
   ASSERT_EQ(r.event, Event::HeadComplete);
   EXPECT_EQ(r.consumed, head.size());
   EXPECT_TRUE(p.head().upgrade);
@@ -418,8 +413,7 @@ TEST(ParserRequest, UpgradeRequestIsFlaggedAndStopsTheParser) {
 TEST(ParserRequest, ConnectionUpgradeWithoutUpgradeHeaderIsNotAnUpgrade) {
   const std::string raw = "GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\n\r\n";
   Parser p(Kind::Request);
-  p.begin_message(raw.data());
-  ASSERT_EQ(p.execute(raw.data(), raw.size(), nullptr).event, Event::HeadComplete);
+  ASSERT_EQ(execute_all(p, raw, nullptr).event, Event::HeadComplete);
   EXPECT_FALSE(p.head().upgrade);
 }
 
@@ -462,8 +456,7 @@ TEST(ParserRequest, DefaultHeaderLimitIsAHundred) {
   std::string over = raw + "X-Last: v\r\n\r\n";
   raw += "\r\n";
   Parser a(Kind::Request);
-  a.begin_message(raw.data());
-  EXPECT_EQ(a.execute(raw.data(), raw.size(), nullptr).event, Event::HeadComplete);
+  EXPECT_EQ(execute_all(a, raw, nullptr).event, Event::HeadComplete);
   EXPECT_EQ(a.head().headers.size(), 100u);
   Parser b(Kind::Request);
   b.begin_message(over.data());
